@@ -1,0 +1,113 @@
+"""``configure()``: otel-agentmon from code, without taking over what the app already set."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+from typing import Sequence
+
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from otel_agentmon import _exporters
+from otel_agentmon._settings import ConfigurationError, build_enricher, parse_sample_rate, settings_from_env
+from otel_agentmon.processors import EnrichingSpanExporter, SpanEnricher
+
+_logger = logging.getLogger("otel_agentmon")
+
+
+def enriching_span_processor(exporter: SpanExporter, enricher: SpanEnricher) -> BatchSpanProcessor:
+    """The SDK's BatchSpanProcessor, exporting through an EnrichingSpanExporter."""
+    return BatchSpanProcessor(EnrichingSpanExporter(exporter, enricher))
+
+
+def _unset(provider: object) -> bool:
+    # The API's proxies stand in until an application sets a real provider.
+    return type(provider).__name__ in ("ProxyTracerProvider", "_ProxyMeterProvider")
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    span_exporters: Sequence[SpanExporter] | None = None,
+    metric_readers: Sequence[MetricReader] | None = None,
+    quality_sample_rate: float | None = None,
+    prices_file: str | os.PathLike[str] | None = None,
+) -> TracerProvider | None:
+    """Set up otel-agentmon from code; the same result as running under ``opentelemetry-instrument``.
+
+    Exporters default to what the OTEL_* variables say (OTLP over gRPC unless
+    OTEL_EXPORTER_OTLP_PROTOCOL says otherwise); ``quality_sample_rate`` and ``prices_file``
+    override AGENTMON_QUALITY_SAMPLE_RATE and AGENTMON_PRICES_FILE. Bad values raise
+    ConfigurationError naming the variable or the file and line.
+
+    A TracerProvider or MeterProvider the application already set is never replaced: with
+    ``span_exporters`` given, an enriched export pipeline is added to the existing SDK
+    TracerProvider; without, nothing is added (its own exporters would export the same spans
+    twice) and a warning says how to enrich them. Returns the TracerProvider that exports
+    enriched spans, or None when none could be set up.
+    """
+    settings = settings_from_env()
+    if quality_sample_rate is not None:
+        settings = replace(settings, quality_sample_rate=parse_sample_rate(quality_sample_rate, "quality_sample_rate"))
+    if prices_file is not None:
+        settings = replace(settings, prices_file=os.fspath(prices_file))
+    enricher = build_enricher(settings)
+    resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
+
+    tracer_provider = _configure_tracing(enricher, resource, span_exporters)
+    _configure_metrics(resource, metric_readers)
+    return tracer_provider
+
+
+def _configure_tracing(
+    enricher: SpanEnricher, resource: Resource, span_exporters: Sequence[SpanExporter] | None
+) -> TracerProvider | None:
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        if not span_exporters:
+            _logger.warning(
+                "otel-agentmon: the application already set a TracerProvider; its exporters are left "
+                "as they are and export spans without cost, error category or quality sample. Pass "
+                "span_exporters= to configure() to add an enriched pipeline, or wrap the exporter with "
+                "otel_agentmon.processors.EnrichingSpanExporter."
+            )
+            return None
+        for exporter in span_exporters:
+            current.add_span_processor(enriching_span_processor(exporter, enricher))
+        return current
+    if not _unset(current):
+        _logger.warning(
+            "otel-agentmon: the global TracerProvider is a %s, not the OpenTelemetry SDK's; span "
+            "processors cannot be added to it, so spans are not enriched.",
+            type(current).__name__,
+        )
+        return None
+    provider = TracerProvider(resource=resource)
+    exporters = list(span_exporters) if span_exporters is not None else _exporters.span_exporters()
+    for exporter in exporters:
+        provider.add_span_processor(enriching_span_processor(exporter, enricher))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def _configure_metrics(resource: Resource, metric_readers: Sequence[MetricReader] | None) -> None:
+    current = metrics.get_meter_provider()
+    if not _unset(current):
+        if metric_readers:
+            _logger.warning(
+                "otel-agentmon: the application already set a MeterProvider; metric readers cannot be "
+                "added to it after creation, so the given metric_readers are not used. otel-agentmon's "
+                "metrics are recorded through the existing MeterProvider."
+            )
+        return
+    readers = list(metric_readers) if metric_readers is not None else _exporters.metric_readers()
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
+
+
+__all__ = ["ConfigurationError", "configure", "enriching_span_processor"]

@@ -1,0 +1,85 @@
+"""otel-agentmon's own settings, read from the environment and validated at start."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+from otel_agentmon.processors import (
+    DEFAULT_QUALITY_SAMPLE_RATE,
+    CostCalculator,
+    PricesFileError,
+    SpanEnricher,
+    load_prices_file,
+)
+
+AGENTMON_PRICES_FILE = "AGENTMON_PRICES_FILE"
+AGENTMON_QUALITY_SAMPLE_RATE = "AGENTMON_QUALITY_SAMPLE_RATE"
+OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", ""})
+
+
+class ConfigurationError(ValueError):
+    """Bad otel-agentmon configuration; the message names the variable or file and line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    prices_file: str | None = None
+    quality_sample_rate: float = DEFAULT_QUALITY_SAMPLE_RATE
+    capture_message_content: bool = False
+
+
+def parse_sample_rate(value: object, source: str) -> float:
+    """A sample rate in [0, 1]; ``source`` names where it came from for the error message."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            raise ConfigurationError(f"{source}={value!r} is not a number; expected a rate in [0, 1] such as 0.05") from None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        raise ConfigurationError(f"{source}={value!r} is not a number; expected a rate in [0, 1] such as 0.05")
+    if not math.isfinite(number) or not 0.0 <= number <= 1.0:
+        raise ConfigurationError(f"{source}={value!r} is outside [0, 1]; expected a rate such as 0.05")
+    return number
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigurationError(f"{name}={value!r} is not a boolean; expected true or false")
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the AGENTMON_* variables (and content capture); raises ConfigurationError."""
+    env = os.environ if environ is None else environ
+    rate = DEFAULT_QUALITY_SAMPLE_RATE
+    if env.get(AGENTMON_QUALITY_SAMPLE_RATE, "").strip():
+        rate = parse_sample_rate(env[AGENTMON_QUALITY_SAMPLE_RATE], AGENTMON_QUALITY_SAMPLE_RATE)
+    prices_file = env.get(AGENTMON_PRICES_FILE, "").strip() or None
+    capture = _parse_bool(
+        OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
+        env.get(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, ""),
+    )
+    return Settings(prices_file=prices_file, quality_sample_rate=rate, capture_message_content=capture)
+
+
+def build_enricher(settings: Settings) -> SpanEnricher:
+    """The SpanEnricher for these settings; loads the prices file (errors name file and line)."""
+    custom = ()
+    if settings.prices_file is not None:
+        try:
+            custom = load_prices_file(settings.prices_file)
+        except PricesFileError as exc:
+            raise ConfigurationError(f"{AGENTMON_PRICES_FILE}: {exc}") from None
+    return SpanEnricher(CostCalculator(custom), settings.quality_sample_rate)

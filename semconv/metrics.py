@@ -1,0 +1,28 @@
+"""Metric names, units and bucket boundaries (GenAI conventions plus ours)."""
+
+from typing import Final
+
+# --- upstream GenAI client metrics ------------------------------------------------------
+CLIENT_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"  # s
+CLIENT_TOKEN_USAGE: Final = "gen_ai.client.token.usage"  # {token}
+CLIENT_OPERATION_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"  # s
+INVOKE_AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"  # s
+EXECUTE_TOOL_DURATION: Final = "gen_ai.execute_tool.duration"  # s
+WORKFLOW_DURATION: Final = "gen_ai.workflow.duration"  # s
+
+# --- ours ---------------------------------------------------------------------------------
+COST: Final = "agentmon.cost"  # counter, USD, on inference operations only
+ERRORS: Final = "agentmon.errors"  # counter, {error}, by category and severity
+
+UNIT_SECONDS: Final = "s"
+UNIT_TOKENS: Final = "{token}"
+UNIT_USD: Final = "USD"
+UNIT_ERRORS: Final = "{error}"
+
+# Explicit bucket boundaries the GenAI conventions advise.
+DURATION_BUCKETS: Final = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)
+TOKEN_USAGE_BUCKETS: Final = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)
