@@ -11,6 +11,7 @@ from otel_agentmon.semconv import gen_ai as ga
 _INPUT_KEYS = (ga.USAGE_INPUT_TOKENS, ga.DEPRECATED_USAGE_PROMPT_TOKENS)
 _OUTPUT_KEYS = (ga.USAGE_OUTPUT_TOKENS, ga.DEPRECATED_USAGE_COMPLETION_TOKENS)
 _REASONING_KEYS = (ga.USAGE_REASONING_OUTPUT_TOKENS, ga.DEPRECATED_USAGE_REASONING_TOKENS)
+_CACHE_WRITE_KEYS = (ga.USAGE_CACHE_WRITE_INPUT_TOKENS, ga.DEPRECATED_USAGE_CACHE_CREATION_INPUT_TOKENS)
 
 
 class TokenUsage(NamedTuple):
@@ -68,7 +69,7 @@ def read_usage(attributes: Mapping[str, Any]) -> TokenUsage | None:
     input_tokens = _count("input tokens", raw_input)
     output_tokens = _count("output tokens", raw_output)
     cache_read = _count("cache read tokens", attributes.get(ga.USAGE_CACHE_READ_INPUT_TOKENS))
-    cache_write = _count("cache write tokens", attributes.get(ga.USAGE_CACHE_CREATION_INPUT_TOKENS))
+    cache_write = _count("cache write tokens", _first(attributes, _CACHE_WRITE_KEYS))
     reasoning = _count("reasoning tokens", _first(attributes, _REASONING_KEYS))
     if cache_read + cache_write > input_tokens:
         input_tokens += cache_read + cache_write

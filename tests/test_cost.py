@@ -101,11 +101,15 @@ def test_anthropic_raw_input_tokens_excluding_cache_are_normalized():
         ga.REQUEST_MODEL: "claude-sonnet-4-5",
         ga.USAGE_INPUT_TOKENS: 20,
         ga.USAGE_CACHE_READ_INPUT_TOKENS: 3000,
-        ga.USAGE_CACHE_CREATION_INPUT_TOKENS: 500,
+        ga.USAGE_CACHE_WRITE_INPUT_TOKENS: 500,
         ga.USAGE_OUTPUT_TOKENS: 100,
     }
     expected = _library_figure("anthropic", "claude-sonnet-4-5", TokenUsage(3520, 100, 3000, 500))
     assert math.isclose(CostCalculator().span_cost(raw).amount, expected)
+    # the older attribute name for cache writes is read too
+    older = {**raw}
+    older[ga.DEPRECATED_USAGE_CACHE_CREATION_INPUT_TOKENS] = older.pop(ga.USAGE_CACHE_WRITE_INPUT_TOKENS)
+    assert math.isclose(CostCalculator().span_cost(older).amount, expected)
 
 
 def test_unknown_model_is_unpriced_never_zero():

@@ -22,6 +22,7 @@ from otel_agentmon.semconv import gen_ai as ga
 pytestmark = pytest.mark.slow
 
 SCENARIO = Path(__file__).parent / "scenarios" / "openai_workload.py"
+ANTHROPIC_SCENARIO = Path(__file__).parent / "scenarios" / "anthropic_workload.py"
 INSTRUMENT = shutil.which("opentelemetry-instrument", path=os.path.dirname(sys.executable))
 
 # What each injected fault must be categorized as.
@@ -212,3 +213,43 @@ def test_unreachable_endpoint_leaves_the_app_unaffected(provider_server, tmp_pat
     calls_seconds = float(result.stdout.split()[1])
     assert calls_seconds < 10, calls_seconds  # the export failures never block the calls
     assert time.monotonic() - started < 90
+
+
+# --- Anthropic, through the official opentelemetry-instrumentation-genai-anthropic ----------
+
+ANTHROPIC_EXPECTED_CATEGORY = {**{k: v for k, v in EXPECTED_CATEGORY.items() if k != "malformed_sse"}}
+
+
+@pytest.fixture(scope="module")
+def anthropic_run(provider_server, _otlp_receiver_session):
+    receiver = _otlp_receiver_session
+    receiver.clear()
+    result = run_instrumented(ANTHROPIC_SCENARIO, {
+        "PROVIDER_ANTHROPIC_URL": provider_server.anthropic_base_url,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.grpc_endpoint,
+    })
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcomes = json.loads(result.stdout.strip().splitlines()[-1])
+    spans = receiver.wait_for_spans(lambda s: len(s) >= 2 * (2 + len(ANTHROPIC_EXPECTED_CATEGORY)))
+    return outcomes, _by_case(spans)
+
+
+def test_anthropic_cost_prices_cache_reads_and_writes(anthropic_run):
+    _, cases = anthropic_run
+    attributes = cases["messages"]["attributes"]
+    assert cases["messages"]["scope"].startswith("opentelemetry.instrumentation.genai.anthropic")
+    assert attributes[ga.USAGE_CACHE_READ_INPUT_TOKENS] == 3000
+    assert attributes[ga.USAGE_CACHE_WRITE_INPUT_TOKENS] == 500
+    usage = Usage(input_tokens=attributes[ga.USAGE_INPUT_TOKENS], output_tokens=attributes[ga.USAGE_OUTPUT_TOKENS],
+                  cache_read_tokens=3000, cache_write_tokens=500)
+    model = attributes.get(ga.RESPONSE_MODEL) or attributes[ga.REQUEST_MODEL]
+    expected = float(calc_price(usage, model, provider_id="anthropic").total_price)
+    assert math.isclose(attributes[am.COST_AMOUNT], expected, rel_tol=1e-9)
+    assert cases["stream"]["attributes"][am.COST_STATUS] == "priced"
+
+
+@pytest.mark.parametrize("fault", sorted(ANTHROPIC_EXPECTED_CATEGORY))
+def test_anthropic_faults_get_their_category(anthropic_run, fault):
+    outcomes, cases = anthropic_run
+    attributes = cases[f"fault:{fault}"]["attributes"]
+    assert attributes.get(am.ERROR_CATEGORY) == ANTHROPIC_EXPECTED_CATEGORY[fault], (outcomes[f"fault:{fault}"], attributes)

@@ -11,28 +11,14 @@ import os
 import sys
 
 import openai
-from opentelemetry import trace
+from _cases import case, outcomes, tracer
 
 FAULTS = [
     "rate_limit", "server_error", "service_unavailable", "overloaded", "auth", "context_length_exceeded",
     "bad_request", "content_filter", "timeout", "connection_reset", "malformed_sse",
 ]
 
-tracer = trace.get_tracer("scenario")
 client = openai.OpenAI(base_url=os.environ["PROVIDER_BASE_URL"], api_key="test-key", max_retries=0, timeout=3.0)
-outcomes: dict[str, str] = {}
-
-
-def case(name: str, call) -> None:
-    with tracer.start_as_current_span(f"case {name}"):
-        try:
-            result = call()
-            if hasattr(result, "__iter__") and not hasattr(result, "model_dump"):
-                for _ in result:
-                    pass
-            outcomes[name] = "ok"
-        except Exception as exc:  # the workload reports what the app saw
-            outcomes[name] = type(exc).__name__
 
 
 messages = [{"role": "user", "content": "What is the capital of France?"}]
