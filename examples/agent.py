@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import os
 
+import anthropic
 import openai
 from opentelemetry import trace
 
 tracer = trace.get_tracer("trip-planner")
 client = openai.OpenAI(max_retries=0, timeout=10.0)
+reviewer = anthropic.Anthropic(max_retries=0, timeout=10.0)
 MODEL = os.environ.get("AGENT_MODEL", "gpt-4o-mini")
 
 WEATHER_TOOL = {
@@ -57,6 +59,10 @@ def plan_trip(question: str, *, reply_script: str | None = None) -> str:
             if chunk.choices and chunk.choices[0].delta.content:
                 answer.append(chunk.choices[0].delta.content)
         client.embeddings.create(model="text-embedding-3-small", input="".join(answer))  # remember the trip
+        with reviewer.messages.stream(model="claude-haiku-4-5", max_tokens=200, messages=[
+            {"role": "user", "content": f"Check this travel advice: {''.join(answer)}"},
+        ]) as review:
+            review.until_done()
         return "".join(answer)
 
 

@@ -60,6 +60,8 @@ def main() -> int:
         env.update({
             "OPENAI_BASE_URL": server.openai_base_url,
             "OPENAI_API_KEY": "local-provider-server",
+            "ANTHROPIC_BASE_URL": server.anthropic_base_url,
+            "ANTHROPIC_API_KEY": "local-provider-server",
             "OTEL_SERVICE_NAME": "trip-planner",
             "OTEL_TRACES_EXPORTER": "console",
             "OTEL_METRICS_EXPORTER": "none",

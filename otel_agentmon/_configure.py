@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from otel_agentmon import _exporters
+from otel_agentmon._runtime import set_enricher
 from otel_agentmon._settings import ConfigurationError, build_enricher, parse_sample_rate, settings_from_env
 from otel_agentmon.processors import EnrichingSpanExporter, SpanEnricher
 
@@ -58,6 +59,7 @@ def configure(
     if prices_file is not None:
         settings = replace(settings, prices_file=os.fspath(prices_file))
     enricher = build_enricher(settings)
+    set_enricher(enricher)
     resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
 
     tracer_provider = _configure_tracing(enricher, resource, span_exporters)

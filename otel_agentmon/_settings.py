@@ -18,6 +18,7 @@ from otel_agentmon.processors import (
 AGENTMON_PRICES_FILE = "AGENTMON_PRICES_FILE"
 AGENTMON_QUALITY_SAMPLE_RATE = "AGENTMON_QUALITY_SAMPLE_RATE"
 OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+AGENTMON_OPENAI_STREAM_USAGE = "AGENTMON_OPENAI_STREAM_USAGE"
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
@@ -51,13 +52,31 @@ def parse_sample_rate(value: object, source: str) -> float:
     return number
 
 
-def _parse_bool(name: str, value: str) -> bool:
+def parse_bool(name: str, value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in _TRUE:
         return True
     if lowered in _FALSE:
         return False
     raise ConfigurationError(f"{name}={value!r} is not a boolean; expected true or false")
+
+
+# The official GenAI instrumentations also take capture modes; span content is what we write.
+_CAPTURE_MODES = {"span_only": True, "span_and_event": True, "no_content": False, "event_only": False}
+
+
+def parse_capture_content(value: str) -> bool:
+    """OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: a boolean or an official capture mode."""
+    mode = _CAPTURE_MODES.get(value.strip().lower())
+    if mode is not None:
+        return mode
+    try:
+        return parse_bool(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, value)
+    except ConfigurationError:
+        raise ConfigurationError(
+            f"{OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT}={value!r} is not a boolean or a capture mode "
+            "(true, false, SPAN_ONLY, SPAN_AND_EVENT, NO_CONTENT, EVENT_ONLY)"
+        ) from None
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,10 +86,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     if env.get(AGENTMON_QUALITY_SAMPLE_RATE, "").strip():
         rate = parse_sample_rate(env[AGENTMON_QUALITY_SAMPLE_RATE], AGENTMON_QUALITY_SAMPLE_RATE)
     prices_file = env.get(AGENTMON_PRICES_FILE, "").strip() or None
-    capture = _parse_bool(
-        OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
-        env.get(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, ""),
-    )
+    capture = parse_capture_content(env.get(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, ""))
+    if env.get(AGENTMON_OPENAI_STREAM_USAGE, "").strip():
+        parse_bool(AGENTMON_OPENAI_STREAM_USAGE, env[AGENTMON_OPENAI_STREAM_USAGE])
     return Settings(prices_file=prices_file, quality_sample_rate=rate, capture_message_content=capture)
 
 

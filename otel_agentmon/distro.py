@@ -5,21 +5,49 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 from opentelemetry.environment_variables import OTEL_LOGS_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER
 from opentelemetry.instrumentation.distro import BaseDistro
-from opentelemetry.instrumentation.environment_variables import OTEL_PYTHON_CONFIGURATOR
+from opentelemetry.instrumentation.environment_variables import (
+    OTEL_PYTHON_CONFIGURATOR,
+    OTEL_PYTHON_DISABLED_INSTRUMENTATIONS,
+)
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from opentelemetry.sdk.environment_variables import OTEL_EXPORTER_OTLP_PROTOCOL
 
 from otel_agentmon._configure import enriching_span_processor
+from otel_agentmon._runtime import set_enricher
+from otel_agentmon.instrumentation._peers import superseded_library
 from otel_agentmon._settings import ConfigurationError, build_enricher, settings_from_env
 
 _logger = logging.getLogger("otel_agentmon")
 
 
+# Our instrumentor for each library a peer GenAI instrumentor also covers.
+_OURS = {"openai": "agentmon_openai", "anthropic": "agentmon_anthropic"}
+
+
+def _disabled_instrumentations() -> set[str]:
+    raw = os.environ.get(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS, "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
 class AgentmonDistro(BaseDistro):
-    """OTLP for every signal unless the OTEL_* variables say otherwise (gRPC by default)."""
+    """OTLP for every signal unless the OTEL_* variables say otherwise (gRPC by default).
+
+    One model span per call: while otel-agentmon's instrumentor for a library is enabled, the
+    other GenAI instrumentors for that library (the official opentelemetry-instrumentation-
+    genai-*, OpenLLMetry) are not loaded. Disable ours (OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=
+    agentmon_openai) and theirs run instead, still enriched on export.
+    """
+
+    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        library = superseded_library(getattr(entry_point, "value", ""))
+        if library is not None and _OURS[library] not in _disabled_instrumentations():
+            _logger.debug("otel-agentmon: %s not loaded; %s instruments %s", entry_point.value, _OURS[library], library)
+            return
+        super().load_instrumentor(entry_point, **kwargs)
 
     def _configure(self, **kwargs: object) -> None:
         # With another distro's configurator installed too (opentelemetry-distro), entry-point
@@ -42,5 +70,6 @@ class AgentmonConfigurator(_OTelSDKConfigurator):
             # leave telemetry unconfigured rather than export wrong figures.
             _logger.error("otel-agentmon: %s (telemetry is not set up for this process)", exc)
             return
+        set_enricher(enricher)
         kwargs.setdefault("export_span_processor", lambda exporter: enriching_span_processor(exporter, enricher))
         super()._configure(**kwargs)

@@ -175,8 +175,8 @@ def test_metric_definitions(registry):
     expected = {
         metrics.COST: (
             metrics.UNIT_USD,
-            {gen_ai.PROVIDER_NAME, gen_ai.REQUEST_MODEL, gen_ai.RESPONSE_MODEL,
-             agentmon.APPLICATION, agentmon.DEPARTMENT},
+            {gen_ai.OPERATION_NAME, gen_ai.PROVIDER_NAME, gen_ai.REQUEST_MODEL, gen_ai.RESPONSE_MODEL,
+             gen_ai.SERVER_ADDRESS, gen_ai.SERVER_PORT},
         ),
         metrics.ERRORS: (
             metrics.UNIT_ERRORS,
@@ -197,11 +197,15 @@ def test_metric_definitions(registry):
 
 def test_env_section(registry):
     env = {v["name"]: v for v in registry["env"]}
+    from otel_agentmon import _settings
+
     assert set(env) == {
-        "AGENTMON_PRICES_FILE",
-        "AGENTMON_QUALITY_SAMPLE_RATE",
-        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+        _settings.AGENTMON_PRICES_FILE,
+        _settings.AGENTMON_QUALITY_SAMPLE_RATE,
+        _settings.AGENTMON_OPENAI_STREAM_USAGE,
+        _settings.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
     }
+    assert env[_settings.AGENTMON_OPENAI_STREAM_USAGE]["default"] is True
     assert env["AGENTMON_PRICES_FILE"]["default"] is None
     assert env["AGENTMON_QUALITY_SAMPLE_RATE"]["default"] == 0.05
     assert env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"]["default"] is False

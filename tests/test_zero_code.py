@@ -1,5 +1,6 @@
-"""Zero-code: ``opentelemetry-instrument python agent.py`` with the official GenAI OpenAI
-instrumentation, against the local provider server, exporting to a real OTLP receiver."""
+"""Zero-code: ``opentelemetry-instrument python agent.py`` against the local provider server,
+exporting to a real OTLP receiver. Most of this module is the permanent interop test with the
+official GenAI instrumentations (ours disabled so theirs run); the last part runs ours."""
 
 from __future__ import annotations
 
@@ -41,12 +42,26 @@ EXPECTED_CATEGORY = {
 }
 
 
+# With ours enabled the official instrumentations are not loaded (one model span per call).
+OFFICIAL_ONLY = {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "agentmon_openai,agentmon_anthropic"}
+
+
 def run_instrumented(script: Path, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENTMON_"))}
     base.update({"OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none", "OTEL_BSP_SCHEDULE_DELAY": "200"})
     base.update(env)
     return subprocess.run([INSTRUMENT, sys.executable, str(script)], env=base, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def one_call_script(tmp_path: Path) -> Path:
+    script = tmp_path / "one_call.py"
+    script.write_text(
+        "import os, openai\n"
+        "c = openai.OpenAI(base_url=os.environ['PROVIDER_BASE_URL'], api_key='k', max_retries=0)\n"
+        "c.chat.completions.create(model='gpt-4o-mini', messages=[{'role': 'user', 'content': 'hi'}])\n"
+    )
+    return script
 
 
 def _by_case(spans):
@@ -72,6 +87,7 @@ def grpc_run(provider_server, _otlp_receiver_session):
     receiver = _otlp_receiver_session
     receiver.clear()
     result = run_instrumented(SCENARIO, {
+        **OFFICIAL_ONLY,
         "PROVIDER_BASE_URL": provider_server.openai_base_url,
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.grpc_endpoint,
         "OTEL_SERVICE_NAME": "scenario-agent",
@@ -139,12 +155,7 @@ def test_sample_flag_follows_the_trace_id_rule_on_every_span(grpc_run):
 
 
 def test_http_protobuf_when_the_protocol_says_so(provider_server, otlp_receiver, tmp_path):
-    script = tmp_path / "one_call.py"
-    script.write_text(
-        "import os, openai\n"
-        "c = openai.OpenAI(base_url=os.environ['PROVIDER_BASE_URL'], api_key='k', max_retries=0)\n"
-        "c.chat.completions.create(model='gpt-4o-mini', messages=[{'role': 'user', 'content': 'hi'}])\n"
-    )
+    script = one_call_script(tmp_path)
     result = run_instrumented(script, {
         "PROVIDER_BASE_URL": provider_server.openai_base_url,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
@@ -225,6 +236,7 @@ def anthropic_run(provider_server, _otlp_receiver_session):
     receiver = _otlp_receiver_session
     receiver.clear()
     result = run_instrumented(ANTHROPIC_SCENARIO, {
+        **OFFICIAL_ONLY,
         "PROVIDER_ANTHROPIC_URL": provider_server.anthropic_base_url,
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.grpc_endpoint,
     })
@@ -253,3 +265,83 @@ def test_anthropic_faults_get_their_category(anthropic_run, fault):
     outcomes, cases = anthropic_run
     attributes = cases[f"fault:{fault}"]["attributes"]
     assert attributes.get(am.ERROR_CATEGORY) == ANTHROPIC_EXPECTED_CATEGORY[fault], (outcomes[f"fault:{fault}"], attributes)
+
+
+# --- otel-agentmon's own instrumentors (the default) ----------------------------------------
+
+@pytest.fixture(scope="module")
+def ours_run(provider_server, _otlp_receiver_session):
+    receiver = _otlp_receiver_session
+    receiver.clear()
+    env = {
+        "PROVIDER_BASE_URL": provider_server.openai_base_url,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.grpc_endpoint,
+        "AGENTMON_QUALITY_SAMPLE_RATE": "0.3",
+        "SCENARIO_TRACES": "20",
+    }
+    result = run_instrumented(SCENARIO, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcomes = json.loads(result.stdout.strip().splitlines()[-1])
+    spans = receiver.wait_for_spans(lambda s: len(s) >= 15 + 20 * 3)
+    time.sleep(0.5)  # a duplicate would arrive in the same batches
+    return outcomes, receiver.spans
+
+
+def test_ours_win_with_the_official_installed_one_model_span_per_call(ours_run):
+    _, spans = ours_run
+    parents = {s["span_id"] for s in spans if s["name"].startswith("case ")}
+    model_spans = [s for s in spans if ga.OPERATION_NAME in s["attributes"]
+                   and s["attributes"][ga.OPERATION_NAME] in ("chat", "embeddings")]
+    assert {s["scope"] for s in model_spans} == {"otel_agentmon.instrumentation"}
+    children = [s for s in model_spans if s["parent_span_id"] in parents]
+    assert len(children) == len(parents) == 15  # exactly one model span under each case
+    assert len(model_spans) == 15 + 20 * 2
+
+
+def test_ours_zero_code_derivations(ours_run):
+    outcomes, spans = ours_run
+    cases = _by_case(spans)
+    chat = cases["chat"]["attributes"]
+    assert math.isclose(chat[am.COST_AMOUNT], _library_cost(chat), rel_tol=1e-9)
+    assert cases["stream"]["attributes"][am.COST_STATUS] == "priced"  # usage requested on the stream
+    assert cases["unpriced"]["attributes"][am.COST_STATUS] == "unpriced"
+    for fault, category in EXPECTED_CATEGORY.items():
+        assert cases[f"fault:{fault}"]["attributes"].get(am.ERROR_CATEGORY) == category, (fault, outcomes)
+    threshold = sample_threshold(0.3)
+    for span in spans:
+        assert span["attributes"].get(am.QUALITY_SAMPLED, False) is is_sampled(int(span["trace_id"], 16), threshold)
+
+
+def test_disabling_ours_hands_the_calls_to_the_official_one(provider_server, otlp_receiver, tmp_path):
+    script = one_call_script(tmp_path)
+    result = run_instrumented(script, {
+        "PROVIDER_BASE_URL": provider_server.openai_base_url,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.grpc_endpoint,
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "agentmon_openai",
+    })
+    assert result.returncode == 0, result.stderr[-3000:]
+    spans = otlp_receiver.wait_for_spans(lambda s: len(s) >= 1)
+    time.sleep(0.5)
+    (span,) = otlp_receiver.spans
+    assert span["scope"].startswith("opentelemetry.instrumentation.genai.openai")
+    assert span["attributes"][am.COST_STATUS] == "priced"
+
+
+def test_ours_for_anthropic_one_model_span_per_call(provider_server, otlp_receiver):
+    # the anthropic SDK traces its own calls by default; with ours active, ours is the one span
+    result = run_instrumented(ANTHROPIC_SCENARIO, {
+        "PROVIDER_ANTHROPIC_URL": provider_server.anthropic_base_url,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.grpc_endpoint,
+    })
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected_cases = 2 + len(ANTHROPIC_EXPECTED_CATEGORY)
+    spans = otlp_receiver.wait_for_spans(lambda s: len(s) >= 2 * expected_cases)
+    time.sleep(0.5)
+    spans = otlp_receiver.spans
+    model_spans = [s for s in spans if not s["name"].startswith("case ")]
+    assert {s["scope"] for s in model_spans} == {"otel_agentmon.instrumentation"}, {s["name"] for s in model_spans}
+    assert len(model_spans) == expected_cases
+    cases = _by_case(spans)
+    assert cases["messages"]["attributes"][ga.USAGE_CACHE_WRITE_INPUT_TOKENS] == 500
+    for fault, category in ANTHROPIC_EXPECTED_CATEGORY.items():
+        assert cases[f"fault:{fault}"]["attributes"].get(am.ERROR_CATEGORY) == category, fault
