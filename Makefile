@@ -38,6 +38,7 @@ $(BENCH_STAMP): pyproject.toml
 bench: $(BENCH_STAMP)
 	$(BENCH_PY) bench/bench_enrichment.py
 	$(BENCH_PY) bench/bench_instrumentation.py
+	$(BENCH_PY) bench/bench_agent_api.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

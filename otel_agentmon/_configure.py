@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from dataclasses import replace
 from typing import Sequence
 
 from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.environment_variables import OTEL_PYTHON_DISABLED_INSTRUMENTATIONS
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -15,7 +17,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from otel_agentmon import _exporters
+from otel_agentmon._attribution import AttributionSpanProcessor
 from otel_agentmon._runtime import set_enricher
+from otel_agentmon.budgets import configure_budgets, validate_budgets_env
 from otel_agentmon._settings import ConfigurationError, build_enricher, parse_sample_rate, settings_from_env
 from otel_agentmon.processors import EnrichingSpanExporter, SpanEnricher
 
@@ -25,6 +29,38 @@ _logger = logging.getLogger("otel_agentmon")
 def enriching_span_processor(exporter: SpanExporter, enricher: SpanEnricher) -> BatchSpanProcessor:
     """The SDK's BatchSpanProcessor, exporting through an EnrichingSpanExporter."""
     return BatchSpanProcessor(EnrichingSpanExporter(exporter, enricher))
+
+
+# Providers that already have an AttributionSpanProcessor from us (configure() may run twice).
+_attributed: "weakref.WeakSet[TracerProvider]" = weakref.WeakSet()
+
+
+def _add_attribution(provider: TracerProvider) -> None:
+    # Added before the exporting pipelines, so that every span carries user.id, department and
+    # application by the time anything else sees it.
+    if provider not in _attributed:
+        provider.add_span_processor(AttributionSpanProcessor())
+        _attributed.add(provider)
+
+
+def _instrument_threading() -> None:
+    """Carry the context (span and attribution) into threads the application starts.
+
+    opentelemetry-instrument loads the threading instrumentor itself (an entry point);
+    configure() does the same unless OTEL_PYTHON_DISABLED_INSTRUMENTATIONS names it.
+    """
+    disabled = {name.strip() for name in os.environ.get(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS, "").split(",")}
+    if "threading" in disabled:
+        return
+    try:
+        from opentelemetry.instrumentation.threading import ThreadingInstrumentor
+    except ImportError:  # a dependency, but an application may have pruned it
+        _logger.warning("otel-agentmon: opentelemetry-instrumentation-threading is not installed; spans "
+                        "started in new threads do not join their parent's trace or attribution")
+        return
+    instrumentor = ThreadingInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
 
 
 def _unset(provider: object) -> bool:
@@ -44,7 +80,8 @@ def configure(
 
     Exporters default to what the OTEL_* variables say (OTLP over gRPC unless
     OTEL_EXPORTER_OTLP_PROTOCOL says otherwise); ``quality_sample_rate`` and ``prices_file``
-    override AGENTMON_QUALITY_SAMPLE_RATE and AGENTMON_PRICES_FILE. Bad values raise
+    override AGENTMON_QUALITY_SAMPLE_RATE and AGENTMON_PRICES_FILE; budgets come from
+    AGENTMON_BUDGETS_FILE (or ``otel_agentmon.budgets.configure_budgets``). Bad values raise
     ConfigurationError naming the variable or the file and line.
 
     A TracerProvider or MeterProvider the application already set is never replaced: with
@@ -59,11 +96,15 @@ def configure(
     if prices_file is not None:
         settings = replace(settings, prices_file=os.fspath(prices_file))
     enricher = build_enricher(settings)
+    budgets = validate_budgets_env()
     set_enricher(enricher)
     resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
 
     tracer_provider = _configure_tracing(enricher, resource, span_exporters)
     _configure_metrics(resource, metric_readers)
+    if budgets is not None:
+        configure_budgets(budgets)
+    _instrument_threading()
     return tracer_provider
 
 
@@ -80,6 +121,7 @@ def _configure_tracing(
                 "otel_agentmon.processors.EnrichingSpanExporter."
             )
             return None
+        _add_attribution(current)
         for exporter in span_exporters:
             current.add_span_processor(enriching_span_processor(exporter, enricher))
         return current
@@ -91,6 +133,7 @@ def _configure_tracing(
         )
         return None
     provider = TracerProvider(resource=resource)
+    _add_attribution(provider)
     exporters = list(span_exporters) if span_exporters is not None else _exporters.span_exporters()
     for exporter in exporters:
         provider.add_span_processor(enriching_span_processor(exporter, enricher))

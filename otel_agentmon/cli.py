@@ -19,9 +19,12 @@ def _provider_server(args: argparse.Namespace) -> int:
 def _check_config(args: argparse.Namespace) -> int:
     from otel_agentmon._settings import ConfigurationError, build_enricher, settings_from_env
 
+    from otel_agentmon.budgets import validate_budgets_env
+
     try:
         settings = settings_from_env()
         enricher = build_enricher(settings)
+        budgets = validate_budgets_env()
     except ConfigurationError as exc:
         print(f"otel-agentmon: {exc}", file=sys.stderr)
         return 1
@@ -29,6 +32,10 @@ def _check_config(args: argparse.Namespace) -> int:
     print(f"quality sample rate: {settings.quality_sample_rate}")
     print(f"prices file: {settings.prices_file or '(none)'} ({custom} custom prices)")
     print(f"message content capture: {'on' if settings.capture_message_content else 'off'}")
+    if budgets is None:
+        print("budgets: (none)")
+    else:
+        print(f"budgets: {len(budgets.budgets)} in {budgets.mode} mode")
     print("configuration OK")
     return 0
 

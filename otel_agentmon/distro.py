@@ -16,8 +16,10 @@ from opentelemetry.instrumentation.environment_variables import (
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from opentelemetry.sdk.environment_variables import OTEL_EXPORTER_OTLP_PROTOCOL
 
+from otel_agentmon._attribution import AttributionSpanProcessor
 from otel_agentmon._configure import enriching_span_processor
 from otel_agentmon._runtime import set_enricher
+from otel_agentmon.budgets import configure_budgets, validate_budgets_env
 from otel_agentmon.instrumentation._peers import superseded_library
 from otel_agentmon._settings import ConfigurationError, build_enricher, settings_from_env
 
@@ -60,11 +62,13 @@ class AgentmonDistro(BaseDistro):
 
 
 class AgentmonConfigurator(_OTelSDKConfigurator):
-    """The SDK's own configurator, with each span exporter wrapped to enrich spans."""
+    """The SDK's own configurator, with each span exporter wrapped to enrich spans and an
+    AttributionSpanProcessor ahead of them."""
 
     def _configure(self, **kwargs: object) -> None:
         try:
             enricher = build_enricher(settings_from_env())
+            budgets = validate_budgets_env()
         except ConfigurationError as exc:
             # Monitoring must not stop the application: say exactly what is wrong, once, and
             # leave telemetry unconfigured rather than export wrong figures.
@@ -72,4 +76,12 @@ class AgentmonConfigurator(_OTelSDKConfigurator):
             return
         set_enricher(enricher)
         kwargs.setdefault("export_span_processor", lambda exporter: enriching_span_processor(exporter, enricher))
+        # The SDK adds these before the exporting processors: every span then carries user.id,
+        # department and application (from Baggage) before anything exports it.
+        span_processors = list(kwargs.get("span_processors") or ())  # type: ignore[call-overload]
+        if not any(isinstance(p, AttributionSpanProcessor) for p in span_processors):
+            span_processors.insert(0, AttributionSpanProcessor())
+        kwargs["span_processors"] = span_processors
         super()._configure(**kwargs)
+        if budgets is not None:
+            configure_budgets(budgets)  # after the SDK: its events go to the providers just set

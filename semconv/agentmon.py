@@ -42,3 +42,32 @@ QUALITY_SAMPLED: Final = "agentmon.quality.sampled"
 # --- attribution (user.id is the general OpenTelemetry attribute) -----------------------
 DEPARTMENT: Final = "agentmon.department"
 APPLICATION: Final = "agentmon.application"
+
+# --- budgets (events when a user's or a department's spend nears or reaches its budget) -
+BUDGET_SCOPE: Final = "agentmon.budget.scope"
+BUDGET_OWNER: Final = "agentmon.budget.owner"
+BUDGET_PERIOD: Final = "agentmon.budget.period"
+BUDGET_LEVEL: Final = "agentmon.budget.level"
+BUDGET_SPENT: Final = "agentmon.budget.spent"
+BUDGET_LIMIT: Final = "agentmon.budget.limit"
+
+
+class BudgetScope:
+    """Values of ``agentmon.budget.scope``: whom a budget is for."""
+
+    USER: Final = "user"
+    DEPARTMENT: Final = "department"
+
+
+class BudgetPeriod:
+    """Values of ``agentmon.budget.period``: UTC calendar day or calendar month."""
+
+    DAILY: Final = "daily"
+    MONTHLY: Final = "monthly"
+
+
+class BudgetLevel:
+    """Values of ``agentmon.budget.level``: 80% of the budget spent, or all of it."""
+
+    WARNING: Final = "warning"
+    CRITICAL: Final = "critical"

@@ -125,6 +125,14 @@ class Provider:
     PERPLEXITY: Final = "perplexity"
 
 
+class ToolType:
+    """Values of ``gen_ai.tool.type``."""
+
+    FUNCTION: Final = "function"  # executed by the application, with arguments the model chose
+    EXTENSION: Final = "extension"  # executed on the agent side, calling an external API
+    DATASTORE: Final = "datastore"  # a retrieval source the agent queries
+
+
 class TokenType:
     """Values of ``gen_ai.token.type``."""
 

@@ -13,11 +13,13 @@ WORKFLOW_DURATION: Final = "gen_ai.workflow.duration"  # s
 # --- ours ---------------------------------------------------------------------------------
 COST: Final = "agentmon.cost"  # counter, USD, on inference operations only
 ERRORS: Final = "agentmon.errors"  # counter, {error}, by category and severity
+BUDGET_EVENTS: Final = "agentmon.budget.events"  # counter, {event}, by budget scope, period and level
 
 UNIT_SECONDS: Final = "s"
 UNIT_TOKENS: Final = "{token}"
 UNIT_USD: Final = "USD"
 UNIT_ERRORS: Final = "{error}"
+UNIT_EVENTS: Final = "{event}"
 
 # Explicit bucket boundaries the GenAI conventions advise.
 DURATION_BUCKETS: Final = (
@@ -26,6 +28,7 @@ DURATION_BUCKETS: Final = (
 INVOKE_AGENT_DURATION_BUCKETS: Final = (
     0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6,
 )
+WORKFLOW_DURATION_BUCKETS: Final = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 TOKEN_USAGE_BUCKETS: Final = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 )

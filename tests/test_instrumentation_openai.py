@@ -11,6 +11,7 @@ import openai
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
+import otel_agentmon
 from _instrumented import instrument, uninstrument
 from otel_agentmon.processors import CostCalculator, TokenUsage
 from otel_agentmon.semconv import agentmon as am
@@ -79,7 +80,8 @@ def test_chat_span_attributes_set_at_start_and_end(telemetry, client, provider_s
 
 
 def test_chat_metrics(telemetry, client):
-    client.chat.completions.create(model=GPT, messages=USER, extra_headers=reply(input_tokens=40, output_tokens=7))
+    with otel_agentmon.attribution(user_id="u-1", department="support", application="triage"):
+        client.chat.completions.create(model=GPT, messages=USER, extra_headers=reply(input_tokens=40, output_tokens=7))
     (duration,) = telemetry.metric_points(m.CLIENT_OPERATION_DURATION)
     assert tuple(duration.explicit_bounds) == m.DURATION_BUCKETS
     assert duration.count == 1
@@ -93,7 +95,10 @@ def test_chat_metrics(telemetry, client):
     (cost,) = telemetry.metric_points(m.COST)
     assert math.isclose(cost.value, telemetry.only_span().attributes[am.COST_AMOUNT])
     assert set(cost.attributes) == {ga.OPERATION_NAME, ga.PROVIDER_NAME, ga.REQUEST_MODEL, ga.RESPONSE_MODEL,
-                                    ga.SERVER_ADDRESS, ga.SERVER_PORT}  # as registry.yaml documents
+                                    ga.SERVER_ADDRESS, ga.SERVER_PORT,
+                                    am.APPLICATION, am.DEPARTMENT}  # as registry.yaml documents
+    assert cost.attributes[am.APPLICATION] == "triage" and cost.attributes[am.DEPARTMENT] == "support"
+    assert ga.USER_ID not in cost.attributes  # never a label: one series per user would be unbounded
     assert telemetry.metric_points(m.CLIENT_OPERATION_TIME_TO_FIRST_CHUNK) == []
 
 
@@ -316,3 +321,26 @@ def test_uninstrument_restores_the_originals(client):
     assert openai.resources.chat.completions.Completions.create is original
     client.chat.completions.create(model=GPT, messages=USER)
     assert telemetry.finished() == []
+
+
+def test_raw_responses_are_read_through_parse(telemetry, client):
+    raw = client.chat.completions.with_raw_response.create(model=GPT, messages=USER,
+                                                           extra_headers=reply(input_tokens=21, output_tokens=4))
+    assert raw.http_response.status_code == 200
+    parsed = raw.parse()
+    assert parsed is raw.parse()
+    assert telemetry.only_span().attributes[ga.USAGE_INPUT_TOKENS] == 21
+    raw_stream = client.chat.completions.with_raw_response.create(model=GPT, messages=USER, stream=True)
+    chunks = [chunk for chunk in raw_stream.parse()]
+    assert chunks and all(chunk.choices for chunk in chunks)
+    second = telemetry.finished()[1]
+    assert second.attributes[ga.USAGE_OUTPUT_TOKENS] > 0
+
+
+def test_async_responses_stream(telemetry, aclient):
+    async def run():
+        stream = await aclient.responses.create(model=GPT, input="Hello", stream=True)
+        return [event async for event in stream]
+
+    events = asyncio.run(run())
+    assert telemetry.only_span().attributes[ga.RESPONSE_ID] == events[-1].response.id

@@ -30,6 +30,12 @@ def test_wheel_layout(tmp_path):
         "otel_agentmon/processors/_cost.py",
     ):
         assert expected in names, expected
+    # every source package is in the wheel (the package list in pyproject.toml is explicit)
+    for folder, package in (("otel_agentmon", "otel_agentmon"), ("semconv", "otel_agentmon/semconv"),
+                            ("processors", "otel_agentmon/processors")):
+        for init in (REPO / folder).rglob("__init__.py"):
+            relative = init.relative_to(REPO / folder).as_posix()
+            assert f"{package}/{relative}" in names, f"{package}/{relative} missing from the wheel"
     top_level = {name.split("/")[0] for name in names}
     assert top_level <= {"otel_agentmon", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}, top_level
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

@@ -164,7 +164,7 @@ def test_metric_names_match(registry):
         for value in public_str_constants(metrics, "metrics").values()
         if value.startswith("agentmon.")
     }
-    assert sorted(names) == sorted({metrics.COST, metrics.ERRORS}) == sorted(ours_in_code)
+    assert sorted(names) == sorted({metrics.COST, metrics.ERRORS, metrics.BUDGET_EVENTS}) == sorted(ours_in_code)
     for entry in entries:
         assert resolve(entry["constant"]) == entry["metric_name"]
         assert entry["stability"] == STABILITY
@@ -176,12 +176,16 @@ def test_metric_definitions(registry):
         metrics.COST: (
             metrics.UNIT_USD,
             {gen_ai.OPERATION_NAME, gen_ai.PROVIDER_NAME, gen_ai.REQUEST_MODEL, gen_ai.RESPONSE_MODEL,
-             gen_ai.SERVER_ADDRESS, gen_ai.SERVER_PORT},
+             gen_ai.SERVER_ADDRESS, gen_ai.SERVER_PORT, agentmon.APPLICATION, agentmon.DEPARTMENT},
         ),
         metrics.ERRORS: (
             metrics.UNIT_ERRORS,
             {agentmon.ERROR_CATEGORY, agentmon.ERROR_SEVERITY,
              gen_ai.PROVIDER_NAME, gen_ai.OPERATION_NAME},
+        ),
+        metrics.BUDGET_EVENTS: (
+            metrics.UNIT_EVENTS,
+            {agentmon.BUDGET_SCOPE, agentmon.BUDGET_PERIOD, agentmon.BUDGET_LEVEL},
         ),
     }
     known = {a["id"] for a in _registry.iter_attributes(registry)}
@@ -203,6 +207,7 @@ def test_env_section(registry):
         _settings.AGENTMON_PRICES_FILE,
         _settings.AGENTMON_QUALITY_SAMPLE_RATE,
         _settings.AGENTMON_OPENAI_STREAM_USAGE,
+        "AGENTMON_BUDGETS_FILE",
         _settings.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
     }
     assert env[_settings.AGENTMON_OPENAI_STREAM_USAGE]["default"] is True

@@ -16,7 +16,9 @@ import os
 import threading
 from typing import Any
 
+from otel_agentmon._attribution import Attribution
 from otel_agentmon._runtime import current_enricher
+from otel_agentmon.budgets import record_spend
 from otel_agentmon.instrumentation._telemetry import Instruments
 from otel_agentmon.semconv import agentmon as am
 from otel_agentmon.semconv import gen_ai as ga
@@ -33,17 +35,19 @@ _TOKEN_OUTPUT = {ga.TOKEN_TYPE: ga.TokenType.OUTPUT}
 class CallFigures:
     """What one model call hands to the recorder; built on the request thread, read later."""
 
-    __slots__ = ("instruments", "duration", "time_to_first_chunk", "attributes", "metric_attributes", "exceptions")
+    __slots__ = ("instruments", "duration", "time_to_first_chunk", "attributes", "metric_attributes", "exceptions",
+                 "who")
 
     def __init__(self, instruments: Instruments, duration: float, time_to_first_chunk: float | None,
                  attributes: dict[str, Any], metric_attributes: dict[str, Any],
-                 exceptions: tuple[tuple[str | None, str | None], ...]) -> None:
+                 exceptions: tuple[tuple[str | None, str | None], ...], who: Attribution | None = None) -> None:
         self.instruments = instruments
         self.duration = duration
         self.time_to_first_chunk = time_to_first_chunk
         self.attributes = attributes
         self.metric_attributes = metric_attributes
         self.exceptions = exceptions
+        self.who = who  # set when budgets are configured: the call's spend goes to them
 
     def record(self) -> None:
         instruments = self.instruments
@@ -64,6 +68,8 @@ class CallFigures:
         amount = derived.get(am.COST_AMOUNT, attributes.get(am.COST_AMOUNT))
         if amount is not None:
             instruments.cost.add(amount, metric_attributes)
+            if self.who is not None:
+                record_spend(self.who, amount)
         category = derived.get(am.ERROR_CATEGORY)
         if category is not None:
             instruments.errors.add(1, {

@@ -8,6 +8,7 @@ import wrapt
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Tracer
 
+from otel_agentmon.budgets import check_budget
 from otel_agentmon.instrumentation import _content
 from otel_agentmon.instrumentation._attributes import non_negative_int, request_attributes, stop_sequences
 from otel_agentmon.instrumentation._calls import report_fault, server_of
@@ -240,6 +241,8 @@ class MessageStreamManager(wrapt.ObjectProxy):
     def __enter__(self) -> Any:
         inference = self._begin()
         try:
+            if inference is not None and inference.who is not None:
+                check_budget(inference.who)
             message_stream = self.__wrapped__.__enter__()
         except BaseException as exc:
             self._failed(inference, exc)
@@ -257,6 +260,8 @@ class MessageStreamManager(wrapt.ObjectProxy):
     async def __aenter__(self) -> Any:
         inference = self._begin()
         try:
+            if inference is not None and inference.who is not None:
+                check_budget(inference.who)
             message_stream = await self.__wrapped__.__aenter__()
         except BaseException as exc:
             self._failed(inference, exc)
