@@ -7,7 +7,8 @@ measured in the same run (machines here are small and noisy: compare ratios, not
    usage, failed calls, agent/tool spans, plain HTTP spans) minus the same batch through the
    bare exporter. Goal: under 10 µs per span.
 2. Request thread: creating and ending a span under BatchSpanProcessor with and without the
-   enriching exporter. Goal: ratio 1.0 (derivation never runs on the request thread).
+   enriching exporter, the export worker held off until after the timed loop. Goal: ratio 1.0
+   (derivation never runs on the request thread).
 """
 
 from __future__ import annotations
@@ -123,7 +124,11 @@ def export_thread_figures(batch_size: int, rounds: int, repeats: int) -> dict[st
 def _request_thread_run(exporter: SpanExporter, spans: int) -> tuple[float, float]:
     """(CPU µs, wall µs) per span spent by the calling thread creating and ending spans."""
     provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=spans + 10, schedule_delay_millis=50))
+    # The queue holds every span and the worker exports only after the timed loop: what is
+    # timed is the request thread's own work, not its contention with the export worker
+    # (that shows in the wall-clock figure of the run with the default schedule below).
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=spans + 10,
+                                                   max_export_batch_size=spans + 10, schedule_delay_millis=600_000))
     tracer = provider.get_tracer("bench")
     attributes = _inference_attributes(1)
     cpu_start, wall_start = time.thread_time(), time.perf_counter()
@@ -166,8 +171,8 @@ def main() -> None:
     print(f"    CPU of the calling thread, bare      {request['bare_cpu_us']:8.2f} us/span")
     print(f"    CPU of the calling thread, enriching {request['enriched_cpu_us']:8.2f} us/span")
     print(f"    ratio                                {request['cpu_ratio']:8.3f}   (goal ~1.0: no added work)")
-    print(f"    wall clock ratio                     {request['wall_ratio']:8.3f}   (includes the export worker"
-          " holding the GIL; a real OTLP exporter's encoding does the same)")
+    print(f"    wall clock ratio                     {request['wall_ratio']:8.3f}   (the export worker runs after"
+          " the timed loop, so neither figure includes contention with it)")
     print(f"  export goal (< 10 us/span) met: {'yes' if export['added_us_per_span'] < 10 else 'NO'}")
     print(f"  request-thread goal (CPU ratio < 1.10) met: {'yes' if request['cpu_ratio'] < 1.10 else 'NO'}")
 

@@ -82,6 +82,21 @@ class CostCalculator:
             return CostResult(am.CostStatus.UNPRICED, reason=f"no price for {provider or '?'}/{model}")
         return CostResult(am.CostStatus.PRICED, resolved.cost(usage, start_time_ns))
 
+    def span_cost_attributes(self, attributes: Mapping[str, Any], start_time_ns: int | None = None) -> dict[str, Any]:
+        """``span_cost(...).attributes()``, without the intermediate result on the priced path
+        (this runs for every exported inference span)."""
+        model = priced_model(attributes)
+        if model is not None:
+            try:
+                usage = read_usage(attributes)
+            except InvalidUsage:
+                return {am.COST_STATUS: am.CostStatus.INVALID_USAGE}
+            if usage is not None:
+                resolved = self._resolve(provider_name(attributes), model)
+                if resolved is not _UNPRICED:
+                    return {**_PRICED_CONSTANTS, am.COST_AMOUNT: resolved.cost(usage, start_time_ns)}
+        return self.span_cost(attributes, start_time_ns).attributes()
+
     def span_cost(self, attributes: Mapping[str, Any], start_time_ns: int | None = None) -> CostResult:
         """The cost of an inference span from its attributes (model, provider, token usage)."""
         model = priced_model(attributes)

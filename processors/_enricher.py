@@ -66,7 +66,7 @@ class SpanEnricher:
         if not _is_genai(attributes):
             return derived
         if _COST_AMOUNT not in attributes and _COST_STATUS not in attributes and is_inference(attributes):
-            derived.update(self.cost_calculator.span_cost(attributes, start_time_ns).attributes())
+            derived.update(self.cost_calculator.span_cost_attributes(attributes, start_time_ns))
         if _ERROR_CATEGORY not in attributes:
             category = categorize(attributes, failed, exceptions)
             if category is not None:
