@@ -25,6 +25,8 @@ from typing import Sequence
 
 import yaml
 
+from otel_agentmon.processors._yaml_nodes import compose, scalar
+from otel_agentmon.processors._yaml_nodes import where as _where
 from otel_agentmon.processors._genai_prices import provider_id
 from otel_agentmon.processors._rates import ModelRates, Rate
 
@@ -59,14 +61,8 @@ class CustomPrice:
         return self.model_prefix is not None and model.startswith(self.model_prefix)
 
 
-def _where(path: str, node: yaml.Node) -> str:
-    return f"{path}:{node.start_mark.line + 1}"
-
-
 def _scalar(node: yaml.Node, path: str, what: str) -> object:
-    if not isinstance(node, yaml.ScalarNode):
-        raise PricesFileError(f"{_where(path, node)}: {what} must be a single value")
-    return yaml.SafeLoader("").construct_object(node, deep=True)
+    return scalar(node, path, what, PricesFileError)
 
 
 def _price(node: yaml.Node, path: str, key: str) -> float:
@@ -120,13 +116,7 @@ def _entry(node: yaml.Node, path: str) -> CustomPrice:
 
 def parse_prices(text: str, path: str = "<prices>") -> tuple[CustomPrice, ...]:
     """Parse the YAML text of a prices file; raises PricesFileError naming path and line."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PricesFileError(f"{path}{line}: not valid YAML: {problem}") from None
+    root = compose(text, path, PricesFileError)
     if root is None:
         return ()
     if not isinstance(root, yaml.MappingNode):

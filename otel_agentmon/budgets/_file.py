@@ -20,6 +20,8 @@ import os
 import yaml
 
 from otel_agentmon.budgets._config import MODES, Budget, BudgetsConfig, BudgetsFileError, default_state_file
+from otel_agentmon.processors._yaml_nodes import compose, scalar
+from otel_agentmon.processors._yaml_nodes import where as _where
 from otel_agentmon.semconv import agentmon as am
 
 _TOP_KEYS = ("mode", "state_file", "budgets")
@@ -28,14 +30,8 @@ _AMOUNT_KEYS = ("daily", "monthly")
 _ENTRY_KEYS = (*_SCOPE_KEYS, *_AMOUNT_KEYS)
 
 
-def _where(path: str, node: yaml.Node) -> str:
-    return f"{path}:{node.start_mark.line + 1}"
-
-
 def _scalar(node: yaml.Node, path: str, what: str) -> object:
-    if not isinstance(node, yaml.ScalarNode):
-        raise BudgetsFileError(f"{_where(path, node)}: {what} must be a single value")
-    return yaml.SafeLoader("").construct_object(node, deep=True)
+    return scalar(node, path, what, BudgetsFileError)
 
 
 def _fields(node: yaml.MappingNode, path: str, known: tuple[str, ...]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
@@ -115,13 +111,7 @@ def _state_file(node: yaml.Node, path: str) -> str:
 
 def parse_budgets(text: str, path: str = "<budgets>") -> BudgetsConfig:
     """Parse the YAML text of a budgets file; raises BudgetsFileError naming path and line."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise BudgetsFileError(f"{path}{line}: not valid YAML: {problem}") from None
+    root = compose(text, path, BudgetsFileError)
     if root is None:
         return BudgetsConfig(state_file=default_state_file())
     if not isinstance(root, yaml.MappingNode):
