@@ -35,17 +35,6 @@ def telemetry(monkeypatch):
     uninstall()
 
 
-@pytest.fixture
-def client(provider_server):
-    provider_server.clear()
-    return openai.OpenAI(base_url=provider_server.openai_base_url, api_key="sk-test", max_retries=0, timeout=5)
-
-
-@pytest.fixture
-def aclient(provider_server):
-    return openai.AsyncOpenAI(base_url=provider_server.openai_base_url, api_key="sk-test", max_retries=0, timeout=5)
-
-
 def by_name(telemetry) -> dict:
     spans = {}
     for span in telemetry.finished():
