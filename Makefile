@@ -12,7 +12,7 @@ BENCH_VENV ?= $(HOME)/.cache/otel-agentmon/venvs/bench
 BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast tools bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/run_example.py
 
-test: $(STAMP)
+# prometheus, promtool, alertmanager, amtool (Debian packages), cached outside the clone
+tools:
+	bash scripts/install-tools.sh
+
+test: $(STAMP) tools
 	$(PY) -m pytest -m "slow or not slow"
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) tools
 	$(PY) -m pytest
 
 $(BENCH_STAMP): pyproject.toml

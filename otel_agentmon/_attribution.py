@@ -79,16 +79,17 @@ OTHER_LABEL = "_OTHER"
 class _LabelValues:
     """The distinct values one metric label has taken, capped at MAX_LABEL_VALUES."""
 
-    __slots__ = ("_seen",)
+    __slots__ = ("_seen", "_limit")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = MAX_LABEL_VALUES) -> None:
         self._seen: set[str] = set()
+        self._limit = limit
 
     def bounded(self, value: str) -> str:
         seen = self._seen
         if value in seen:
             return value
-        if len(seen) >= MAX_LABEL_VALUES:
+        if len(seen) >= self._limit:
             return OTHER_LABEL
         seen.add(value)  # set.add is atomic under the GIL; a race can only overshoot by a few
         return value
@@ -96,6 +97,42 @@ class _LabelValues:
 
 _department_labels = _LabelValues()
 _application_labels = _LabelValues()
+
+# user.id on agentmon.cost only when AGENTMON_METRICS_USER_ID asks for it, and then capped
+# higher (a team has more users than departments), with the same overflow value.
+MAX_USER_LABEL_VALUES = 1000
+_user_labels = _LabelValues(MAX_USER_LABEL_VALUES)
+_user_label_enabled: bool | None = None
+
+
+def set_metrics_user_id(enabled: bool | None) -> None:
+    """Turn user.id on agentmon.cost on or off; None reads AGENTMON_METRICS_USER_ID again."""
+    global _user_label_enabled
+    _user_label_enabled = enabled
+
+
+def _metrics_user_id_enabled() -> bool:
+    global _user_label_enabled
+    if _user_label_enabled is None:
+        from otel_agentmon._settings import metrics_user_id_from_env
+
+        try:
+            _user_label_enabled = metrics_user_id_from_env()
+        except Exception:  # a bad value is reported at start by the configurator
+            _user_label_enabled = False
+    return _user_label_enabled
+
+
+def metric_user_label() -> dict[str, str] | None:
+    """``{"user.id": ...}`` for agentmon.cost when enabled and a user is set; else None."""
+    if not _metrics_user_id_enabled():
+        return None
+    try:
+        entries = baggage.get_all()
+        user = _valid(entries, _USER) if entries else None
+    except Exception:
+        return None
+    return None if user is None else {_USER: _user_labels.bounded(user)}
 
 
 _last_resource: tuple[Any, str | None] = (None, None)

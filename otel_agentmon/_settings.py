@@ -19,6 +19,9 @@ AGENTMON_PRICES_FILE = "AGENTMON_PRICES_FILE"
 AGENTMON_QUALITY_SAMPLE_RATE = "AGENTMON_QUALITY_SAMPLE_RATE"
 OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 AGENTMON_OPENAI_STREAM_USAGE = "AGENTMON_OPENAI_STREAM_USAGE"
+AGENTMON_EVALUATORS = "AGENTMON_EVALUATORS"
+AGENTMON_EVALUATION_QUEUE_SIZE = "AGENTMON_EVALUATION_QUEUE_SIZE"
+AGENTMON_METRICS_USER_ID = "AGENTMON_METRICS_USER_ID"
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
@@ -79,6 +82,13 @@ def parse_capture_content(value: str) -> bool:
         ) from None
 
 
+def metrics_user_id_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    """AGENTMON_METRICS_USER_ID: user.id as a label of agentmon.cost (default false)."""
+    env = os.environ if environ is None else environ
+    value = env.get(AGENTMON_METRICS_USER_ID, "")
+    return parse_bool(AGENTMON_METRICS_USER_ID, value) if value.strip() else False
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the AGENTMON_* variables (and content capture); raises ConfigurationError."""
     env = os.environ if environ is None else environ
@@ -89,6 +99,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     capture = parse_capture_content(env.get(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, ""))
     if env.get(AGENTMON_OPENAI_STREAM_USAGE, "").strip():
         parse_bool(AGENTMON_OPENAI_STREAM_USAGE, env[AGENTMON_OPENAI_STREAM_USAGE])
+    metrics_user_id_from_env(env)
     return Settings(prices_file=prices_file, quality_sample_rate=rate, capture_message_content=capture)
 
 

@@ -14,12 +14,18 @@ WORKFLOW_DURATION: Final = "gen_ai.workflow.duration"  # s
 COST: Final = "agentmon.cost"  # counter, USD, on inference operations only
 ERRORS: Final = "agentmon.errors"  # counter, {error}, by category and severity
 BUDGET_EVENTS: Final = "agentmon.budget.events"  # counter, {event}, by budget scope, period and level
+QUALITY_SCORE: Final = "agentmon.quality.score"  # histogram, {score} in [0, 1], by evaluation name
+QUALITY_DRIFT: Final = "agentmon.quality.drift"  # gauge, {score}: rolling-window mean minus baseline mean
+EVALUATIONS_DROPPED: Final = "agentmon.evaluation.dropped"  # counter, {evaluation}: queue full
+EVALUATION_ERRORS: Final = "agentmon.evaluation.errors"  # counter, {error}: an evaluator raised
 
 UNIT_SECONDS: Final = "s"
 UNIT_TOKENS: Final = "{token}"
 UNIT_USD: Final = "USD"
 UNIT_ERRORS: Final = "{error}"
 UNIT_EVENTS: Final = "{event}"
+UNIT_SCORE: Final = "{score}"
+UNIT_EVALUATIONS: Final = "{evaluation}"
 
 # Explicit bucket boundaries the GenAI conventions advise.
 DURATION_BUCKETS: Final = (
@@ -32,3 +38,5 @@ WORKFLOW_DURATION_BUCKETS: Final = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600,
 TOKEN_USAGE_BUCKETS: Final = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 )
+# Quality scores are in [0, 1]; tenths are fine enough for a threshold or a trend.
+QUALITY_SCORE_BUCKETS: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)

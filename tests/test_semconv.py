@@ -164,7 +164,9 @@ def test_metric_names_match(registry):
         for value in public_str_constants(metrics, "metrics").values()
         if value.startswith("agentmon.")
     }
-    assert sorted(names) == sorted({metrics.COST, metrics.ERRORS, metrics.BUDGET_EVENTS}) == sorted(ours_in_code)
+    ours = {metrics.COST, metrics.ERRORS, metrics.BUDGET_EVENTS, metrics.QUALITY_SCORE, metrics.QUALITY_DRIFT,
+            metrics.EVALUATIONS_DROPPED, metrics.EVALUATION_ERRORS}
+    assert sorted(names) == sorted(ours) == sorted(ours_in_code)
     for entry in entries:
         assert resolve(entry["constant"]) == entry["metric_name"]
         assert entry["stability"] == STABILITY
@@ -174,25 +176,33 @@ def test_metric_definitions(registry):
     by_name = {m["metric_name"]: m for m in registry["metrics"]}
     expected = {
         metrics.COST: (
-            metrics.UNIT_USD,
+            "counter", metrics.UNIT_USD,
             {gen_ai.OPERATION_NAME, gen_ai.PROVIDER_NAME, gen_ai.REQUEST_MODEL, gen_ai.RESPONSE_MODEL,
-             gen_ai.SERVER_ADDRESS, gen_ai.SERVER_PORT, agentmon.APPLICATION, agentmon.DEPARTMENT},
+             gen_ai.SERVER_ADDRESS, gen_ai.SERVER_PORT, agentmon.APPLICATION, agentmon.DEPARTMENT,
+             gen_ai.USER_ID},
         ),
         metrics.ERRORS: (
-            metrics.UNIT_ERRORS,
+            "counter", metrics.UNIT_ERRORS,
             {agentmon.ERROR_CATEGORY, agentmon.ERROR_SEVERITY,
              gen_ai.PROVIDER_NAME, gen_ai.OPERATION_NAME},
         ),
         metrics.BUDGET_EVENTS: (
-            metrics.UNIT_EVENTS,
+            "counter", metrics.UNIT_EVENTS,
             {agentmon.BUDGET_SCOPE, agentmon.BUDGET_PERIOD, agentmon.BUDGET_LEVEL},
         ),
+        metrics.QUALITY_SCORE: (
+            "histogram", metrics.UNIT_SCORE,
+            {gen_ai.EVALUATION_NAME, gen_ai.PROVIDER_NAME, gen_ai.REQUEST_MODEL, agentmon.APPLICATION},
+        ),
+        metrics.QUALITY_DRIFT: ("gauge", metrics.UNIT_SCORE, {gen_ai.EVALUATION_NAME}),
+        metrics.EVALUATIONS_DROPPED: ("counter", metrics.UNIT_EVALUATIONS, set()),
+        metrics.EVALUATION_ERRORS: ("counter", metrics.UNIT_ERRORS, {gen_ai.EVALUATION_NAME}),
     }
     known = {a["id"] for a in _registry.iter_attributes(registry)}
     known |= set(public_str_constants(gen_ai, "gen_ai").values())
-    for name, (unit, attributes) in expected.items():
+    for name, (instrument, unit, attributes) in expected.items():
         entry = by_name[name]
-        assert entry["instrument"] == "counter", name
+        assert entry["instrument"] == instrument, name
         assert entry["unit"] == unit, name
         refs = [a["ref"] for a in entry["attributes"]]
         assert set(refs) == attributes, name
@@ -209,6 +219,9 @@ def test_env_section(registry):
         _settings.AGENTMON_OPENAI_STREAM_USAGE,
         "AGENTMON_BUDGETS_FILE",
         _settings.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
+        _settings.AGENTMON_EVALUATORS,
+        _settings.AGENTMON_EVALUATION_QUEUE_SIZE,
+        _settings.AGENTMON_METRICS_USER_ID,
     }
     assert env[_settings.AGENTMON_OPENAI_STREAM_USAGE]["default"] is True
     assert env["AGENTMON_PRICES_FILE"]["default"] is None

@@ -9,7 +9,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from otel_agentmon._attribution import Attribution, current_attribution, metric_attribution
+from otel_agentmon._attribution import Attribution, current_attribution, metric_attribution, metric_user_label
 from otel_agentmon.budgets import tracking as budgets_tracking
 from otel_agentmon.instrumentation._errors import error_type, exception_type_name
 from otel_agentmon.instrumentation._recorder import RECORDER, CallFigures
@@ -33,7 +33,7 @@ class Inference:
     records the outcome, and ends the span and records metrics once, however the call ends."""
 
     __slots__ = ("span", "attributes", "_metric_attributes", "_instruments", "_started", "_first_chunk",
-                 "_ended", "_token", "_pending", "who")
+                 "_ended", "_token", "_pending", "who", "_cost_user")
 
     def __init__(
         self,
@@ -67,6 +67,7 @@ class Inference:
         # cost (and the other call metrics) by department and application, read from the
         # context once, here, while the caller's attribution is current; never by user
         self._metric_attributes.update(metric_attribution(getattr(self.span, "resource", None)))
+        self._cost_user = metric_user_label()  # user.id on agentmon.cost, only when asked for
         # whose budget the call spends from; read only when budgets are configured
         self.who: Attribution | None = current_attribution() if budgets_tracking() else None
         self._started = time.perf_counter()
@@ -126,4 +127,4 @@ class Inference:
         if response_model:
             metric_attributes[_RESPONSE_MODEL] = response_model
         RECORDER.submit(CallFigures(self._instruments, duration, time_to_first_chunk, attributes, metric_attributes,
-                                    exceptions, self.who))
+                                    exceptions, self.who, self._cost_user))

@@ -36,11 +36,12 @@ class CallFigures:
     """What one model call hands to the recorder; built on the request thread, read later."""
 
     __slots__ = ("instruments", "duration", "time_to_first_chunk", "attributes", "metric_attributes", "exceptions",
-                 "who")
+                 "who", "cost_user")
 
     def __init__(self, instruments: Instruments, duration: float, time_to_first_chunk: float | None,
                  attributes: dict[str, Any], metric_attributes: dict[str, Any],
-                 exceptions: tuple[tuple[str | None, str | None], ...], who: Attribution | None = None) -> None:
+                 exceptions: tuple[tuple[str | None, str | None], ...], who: Attribution | None = None,
+                 cost_user: dict[str, str] | None = None) -> None:
         self.instruments = instruments
         self.duration = duration
         self.time_to_first_chunk = time_to_first_chunk
@@ -48,6 +49,7 @@ class CallFigures:
         self.metric_attributes = metric_attributes
         self.exceptions = exceptions
         self.who = who  # set when budgets are configured: the call's spend goes to them
+        self.cost_user = cost_user  # user.id label of agentmon.cost (AGENTMON_METRICS_USER_ID)
 
     def record(self) -> None:
         instruments = self.instruments
@@ -67,7 +69,8 @@ class CallFigures:
         derived = current_enricher().derive(attributes, None, failed, self.exceptions)
         amount = derived.get(am.COST_AMOUNT, attributes.get(am.COST_AMOUNT))
         if amount is not None:
-            instruments.cost.add(amount, metric_attributes)
+            cost_user = self.cost_user
+            instruments.cost.add(amount, {**metric_attributes, **cost_user} if cost_user else metric_attributes)
             if self.who is not None:
                 record_spend(self.who, amount)
         category = derived.get(am.ERROR_CATEGORY)
