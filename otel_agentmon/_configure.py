@@ -6,7 +6,7 @@ import logging
 import os
 import weakref
 from dataclasses import replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.environment_variables import OTEL_PYTHON_DISABLED_INSTRUMENTATIONS
@@ -20,8 +20,11 @@ from otel_agentmon import _exporters
 from otel_agentmon._attribution import AttributionSpanProcessor
 from otel_agentmon._runtime import set_enricher
 from otel_agentmon.budgets import configure_budgets, validate_budgets_env
-from otel_agentmon._settings import ConfigurationError, build_enricher, parse_sample_rate, settings_from_env
+from otel_agentmon._settings import ConfigurationError, Settings, build_enricher, parse_sample_rate, settings_from_env
 from otel_agentmon.processors import EnrichingSpanExporter, SpanEnricher
+
+if TYPE_CHECKING:
+    from otel_agentmon.evaluation import Evaluator
 
 _logger = logging.getLogger("otel_agentmon")
 
@@ -75,14 +78,18 @@ def configure(
     metric_readers: Sequence[MetricReader] | None = None,
     quality_sample_rate: float | None = None,
     prices_file: str | os.PathLike[str] | None = None,
+    evaluators: Iterable[str | Evaluator] | None = None,
 ) -> TracerProvider | None:
     """Set up otel-agentmon from code; the same result as running under ``opentelemetry-instrument``.
 
     Exporters default to what the OTEL_* variables say (OTLP over gRPC unless
     OTEL_EXPORTER_OTLP_PROTOCOL says otherwise); ``quality_sample_rate`` and ``prices_file``
     override AGENTMON_QUALITY_SAMPLE_RATE and AGENTMON_PRICES_FILE; budgets come from
-    AGENTMON_BUDGETS_FILE (or ``otel_agentmon.budgets.configure_budgets``). Bad values raise
-    ConfigurationError naming the variable or the file and line.
+    AGENTMON_BUDGETS_FILE (or ``otel_agentmon.budgets.configure_budgets``). ``evaluators``
+    (names such as ``"relevance"``, ``"module:callable"`` strings, callables) overrides
+    AGENTMON_EVALUATORS: the quality evaluators run on model calls of sampled traces (see
+    ``otel_agentmon.evaluation``). Bad values raise ConfigurationError naming the variable,
+    the argument, or the file and line.
 
     A TracerProvider or MeterProvider the application already set is never replaced: with
     ``span_exporters`` given, an enriched export pipeline is added to the existing SDK
@@ -97,6 +104,11 @@ def configure(
         settings = replace(settings, prices_file=os.fspath(prices_file))
     enricher = build_enricher(settings)
     budgets = validate_budgets_env()
+    if evaluators is not None:
+        from otel_agentmon.evaluation._settings import resolve_evaluators
+
+        evaluators = list(evaluators)
+        resolve_evaluators(evaluators, "evaluators")  # bad names fail here, before anything is set up
     set_enricher(enricher)
     resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
 
@@ -104,8 +116,19 @@ def configure(
     _configure_metrics(resource, metric_readers)
     if budgets is not None:
         configure_budgets(budgets)
+    _configure_evaluation(settings, evaluators)
     _instrument_threading()
     return tracer_provider
+
+
+def _configure_evaluation(settings: Settings, evaluators: list[str | Evaluator] | None) -> None:
+    """Start quality evaluation (after the providers: its telemetry goes to them)."""
+    from otel_agentmon.evaluation import configure_evaluation, start_from_settings
+
+    if evaluators is not None:
+        configure_evaluation(evaluators)
+    else:
+        start_from_settings(settings.evaluation)  # AGENTMON_EVALUATORS; unset leaves evaluation as it is
 
 
 def _configure_tracing(

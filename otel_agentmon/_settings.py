@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from otel_agentmon.processors import (
     DEFAULT_QUALITY_SAMPLE_RATE,
@@ -14,6 +14,9 @@ from otel_agentmon.processors import (
     SpanEnricher,
     load_prices_file,
 )
+
+if TYPE_CHECKING:
+    from otel_agentmon.evaluation._settings import EvaluationSettings
 
 AGENTMON_PRICES_FILE = "AGENTMON_PRICES_FILE"
 AGENTMON_QUALITY_SAMPLE_RATE = "AGENTMON_QUALITY_SAMPLE_RATE"
@@ -36,6 +39,7 @@ class Settings:
     prices_file: str | None = None
     quality_sample_rate: float = DEFAULT_QUALITY_SAMPLE_RATE
     capture_message_content: bool = False
+    evaluation: "EvaluationSettings | None" = None  # AGENTMON_EVALUATORS; None: evaluation off
 
 
 def parse_sample_rate(value: object, source: str) -> float:
@@ -100,7 +104,11 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     if env.get(AGENTMON_OPENAI_STREAM_USAGE, "").strip():
         parse_bool(AGENTMON_OPENAI_STREAM_USAGE, env[AGENTMON_OPENAI_STREAM_USAGE])
     metrics_user_id_from_env(env)
-    return Settings(prices_file=prices_file, quality_sample_rate=rate, capture_message_content=capture)
+    from otel_agentmon.evaluation._settings import evaluation_settings_from_env  # imports the evaluators named
+
+    evaluation = evaluation_settings_from_env(env)
+    return Settings(prices_file=prices_file, quality_sample_rate=rate, capture_message_content=capture,
+                    evaluation=evaluation)
 
 
 def build_enricher(settings: Settings) -> SpanEnricher:

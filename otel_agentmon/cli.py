@@ -32,6 +32,11 @@ def _check_config(args: argparse.Namespace) -> int:
     print(f"quality sample rate: {settings.quality_sample_rate}")
     print(f"prices file: {settings.prices_file or '(none)'} ({custom} custom prices)")
     print(f"message content capture: {'on' if settings.capture_message_content else 'off'}")
+    if settings.evaluation is None:
+        print("quality evaluation: off")
+    else:
+        print(f"quality evaluation: {', '.join(settings.evaluation.names)} "
+              f"(queue of {settings.evaluation.queue_size})")
     if budgets is None:
         print("budgets: (none)")
     else:
@@ -51,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--log-requests", action="store_true")
     serve.set_defaults(run=_provider_server)
 
-    check = commands.add_parser("check-config", help="validate AGENTMON_* settings and the prices file, then exit")
+    check = commands.add_parser("check-config", help="validate AGENTMON_* settings (prices and budgets files, "
+                                                     "evaluators), then exit")
     check.set_defaults(run=_check_config)
 
     args = parser.parse_args(argv)

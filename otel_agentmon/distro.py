@@ -67,7 +67,8 @@ class AgentmonConfigurator(_OTelSDKConfigurator):
 
     def _configure(self, **kwargs: object) -> None:
         try:
-            enricher = build_enricher(settings_from_env())
+            settings = settings_from_env()
+            enricher = build_enricher(settings)
             budgets = validate_budgets_env()
         except ConfigurationError as exc:
             # Monitoring must not stop the application: say exactly what is wrong, once, and
@@ -85,3 +86,7 @@ class AgentmonConfigurator(_OTelSDKConfigurator):
         super()._configure(**kwargs)
         if budgets is not None:
             configure_budgets(budgets)  # after the SDK: its events go to the providers just set
+        if settings.evaluation is not None:
+            from otel_agentmon.evaluation import start_from_settings
+
+            start_from_settings(settings.evaluation)  # AGENTMON_EVALUATORS, after the SDK too

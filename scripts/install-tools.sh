@@ -43,6 +43,16 @@ if [ ${#debian_packages[@]} -gt 0 ]; then
         ln -sf "$DEBIAN_ROOT/usr/bin/prometheus-alertmanager" "$BIN_DIR/alertmanager"
 fi
 
+# Debian's Alertmanager reads its default notification templates from this fixed path (no
+# flag moves it), so those data files go where the binary expects them.
+TEMPLATES=/usr/share/prometheus/alertmanager
+for template in "$DEBIAN_ROOT$TEMPLATES"/*.tmpl; do
+    if [ -f "$template" ] && [ ! -f "$TEMPLATES/$(basename "$template")" ]; then
+        as_root mkdir -p "$TEMPLATES"
+        as_root cp "$template" "$TEMPLATES/"
+    fi
+done
+
 for program in prometheus promtool alertmanager amtool; do
     have "$program" || { echo "install-tools: $program is missing after installation" >&2; exit 1; }
 done

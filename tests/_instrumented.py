@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
@@ -15,6 +17,17 @@ from otel_agentmon.instrumentation import flush_metrics
 from otel_agentmon.instrumentation.anthropic import AnthropicInstrumentor
 from otel_agentmon.processors import EnrichingSpanExporter
 from otel_agentmon.instrumentation.openai import OpenAIInstrumentor
+
+
+class LogsAndMetrics:
+    """An in-memory LoggerProvider and MeterProvider, for code that emits log records and metrics."""
+
+    def __init__(self) -> None:
+        self.logs = InMemoryLogRecordExporter()
+        self.logger_provider = LoggerProvider()
+        self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.logs))
+        self.reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.reader])
 
 
 class StartRecorder(SpanProcessor):

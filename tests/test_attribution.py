@@ -216,6 +216,40 @@ def test_cost_metric_by_department_and_application_never_by_user(telemetry, clie
             assert ga.USER_ID not in point.attributes
 
 
+def test_cost_metric_by_user_only_when_asked_for_and_capped(telemetry, client, monkeypatch):
+    from otel_agentmon import _attribution
+
+    monkeypatch.setattr(_attribution, "_user_labels", _LabelValues(2))  # the cap of 1000, made small
+    _attribution.set_metrics_user_id(True)
+    try:
+        for user in ("u-1", "u-2", "u-1", "u-3", "u-4"):
+            with attribution(user_id=user, department="support"):
+                client.chat.completions.create(model=GPT, messages=USER)
+        client.chat.completions.create(model=GPT, messages=USER)  # no user: no user.id label
+    finally:
+        _attribution.set_metrics_user_id(None)
+    costs = {p.attributes.get(ga.USER_ID): p.value for p in telemetry.metric_points(m.COST)}
+    assert set(costs) == {"u-1", "u-2", OTHER_LABEL, None}
+    assert costs["u-1"] == pytest.approx(2 * costs["u-2"]) == pytest.approx(costs[OTHER_LABEL])
+    for name in (m.CLIENT_OPERATION_DURATION, m.CLIENT_TOKEN_USAGE):  # the cost metric only
+        for point in telemetry.metric_points(name):
+            assert ga.USER_ID not in point.attributes
+
+
+@pytest.mark.parametrize("value,enabled", [("true", True), ("0", False), ("", False)])
+def test_metrics_user_id_setting(value, enabled):
+    from otel_agentmon._settings import metrics_user_id_from_env
+
+    assert metrics_user_id_from_env({"AGENTMON_METRICS_USER_ID": value}) is enabled
+
+
+def test_bad_metrics_user_id_setting_names_the_variable():
+    from otel_agentmon._settings import ConfigurationError, settings_from_env
+
+    with pytest.raises(ConfigurationError, match="AGENTMON_METRICS_USER_ID='maybe'"):
+        settings_from_env({"AGENTMON_METRICS_USER_ID": "maybe"})
+
+
 def test_metric_label_values_are_capped():
     labels = _LabelValues()
     values = [labels.bounded(f"dept-{i}") for i in range(MAX_LABEL_VALUES + 50)]

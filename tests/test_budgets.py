@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 from opentelemetry._logs import SeverityNumber
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from _instrumented import LogsAndMetrics
 
 import otel_agentmon
 from otel_agentmon import budgets
@@ -81,13 +79,7 @@ class Clock:
         return self.now
 
 
-class Telemetry:
-    def __init__(self) -> None:
-        self.logs = InMemoryLogRecordExporter()
-        self.logger_provider = LoggerProvider()
-        self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.logs))
-        self.reader = InMemoryMetricReader()
-        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+class Telemetry(LogsAndMetrics):
 
     def events(self) -> list[tuple[str, str, str, str, float, float, SeverityNumber]]:
         """(scope, owner, period, level, spent, limit, severity) of each budget log record."""

@@ -72,6 +72,8 @@ def server_of(resource: Any) -> tuple[str | None, int | None]:
 
 
 def _end(inference: Inference, spec: CallSpec, result: Any) -> None:
+    if inference.evaluation is not None:
+        inference.evaluation.result = result  # read on the evaluation thread
     try:
         inference.end(spec.response_attributes(result))
     except Exception:

@@ -33,7 +33,7 @@ class Inference:
     records the outcome, and ends the span and records metrics once, however the call ends."""
 
     __slots__ = ("span", "attributes", "_metric_attributes", "_instruments", "_started", "_first_chunk",
-                 "_ended", "_token", "_pending", "who", "_cost_user")
+                 "_ended", "_token", "_pending", "who", "_cost_user", "evaluation")
 
     def __init__(
         self,
@@ -62,6 +62,9 @@ class Inference:
         self._ended = False
         self._token: object | None = None
         self._pending: dict[str, Any] | None = None
+        # a Capture (otel_agentmon.evaluation) when this call is to be evaluated: set by the
+        # call spec right after start, for calls of quality-sampled traces only
+        self.evaluation: Any = None
         self.span = tracer.start_span(f"{operation} {model}" if model else operation, kind=SpanKind.CLIENT,
                                       attributes=attributes)
         # cost (and the other call metrics) by department and application, read from the
@@ -126,5 +129,8 @@ class Inference:
         response_model = attributes.get(_RESPONSE_MODEL)
         if response_model:
             metric_attributes[_RESPONSE_MODEL] = response_model
+        evaluation = self.evaluation
+        if evaluation is not None and error is None:
+            evaluation.submit(span, attributes, metric_attributes)  # a put on the evaluation queue
         RECORDER.submit(CallFigures(self._instruments, duration, time_to_first_chunk, attributes, metric_attributes,
                                     exceptions, self.who, self._cost_user))

@@ -24,17 +24,24 @@ class StreamObserver(Protocol):
     def response_attributes(self) -> dict[str, Any]:
         """The response attributes gathered so far (usage, finish reasons, ids)."""
 
+    def output_messages(self) -> list[dict[str, Any]] | None:
+        """The reply in the GenAI message shape, when the observer collected it (content
+        capture or quality evaluation), else None."""
+
 
 class _StreamState:
     """What a finalizer may hold: never the proxy itself, or it would keep the proxy alive."""
 
-    __slots__ = ("inference", "observer", "finished", "faulted", "__weakref__")
+    __slots__ = ("inference", "observer", "finished", "faulted", "holders", "__weakref__")
 
     def __init__(self, inference: Inference, observer: StreamObserver) -> None:
         self.inference = inference
         self.observer = observer
         self.finished = False
         self.faulted = False
+        self.holders = 2  # the proxy and its item generator: the stream is abandoned when both are gone
+        if inference.evaluation is not None:
+            inference.evaluation.observer = observer  # its text is read once the stream is done
 
     def observe(self, item: Any) -> bool:
         if self.faulted:
@@ -50,6 +57,8 @@ class _StreamState:
         if self.finished:
             return
         self.finished = True
+        if self.faulted:
+            self.inference.evaluation = None  # what the observer gathered is incomplete
         try:
             attributes = {} if self.faulted else self.observer.response_attributes()
         except Exception:
@@ -61,7 +70,16 @@ class _StreamState:
 
 
 def _finish_abandoned(state: _StreamState) -> None:
-    state.finish()
+    # ``for chunk in client...create(stream=True)`` keeps only the item generator that
+    # ``__iter__`` returned, and drops the proxy at once: the span ends when neither is left.
+    state.holders -= 1
+    if state.holders <= 0:
+        state.finish()
+
+
+def _watch(proxy: Any, items: Any, state: _StreamState) -> None:
+    weakref.finalize(proxy, _finish_abandoned, state)
+    weakref.finalize(items, _finish_abandoned, state)
 
 
 class SyncStream(wrapt.ObjectProxy):
@@ -76,7 +94,7 @@ class SyncStream(wrapt.ObjectProxy):
         state = _StreamState(inference, observer)
         self._self_state = state
         self._self_items = _sync_items(wrapped, state)
-        weakref.finalize(self, _finish_abandoned, state)
+        _watch(self, self._self_items, state)
 
     def __iter__(self) -> Any:
         return self._self_items
@@ -129,7 +147,7 @@ class AsyncStream(wrapt.ObjectProxy):
         state = _StreamState(inference, observer)
         self._self_state = state
         self._self_items = _async_items(wrapped, state)
-        weakref.finalize(self, _finish_abandoned, state)
+        _watch(self, self._self_items, state)
 
     def __aiter__(self) -> Any:
         return self._self_items

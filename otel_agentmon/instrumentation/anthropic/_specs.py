@@ -9,6 +9,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Tracer
 
 from otel_agentmon.budgets import check_budget
+from otel_agentmon.evaluation._capture import ANTHROPIC_MESSAGES, EVALUATION
 from otel_agentmon.instrumentation import _content
 from otel_agentmon.instrumentation._attributes import non_negative_int, request_attributes, stop_sequences
 from otel_agentmon.instrumentation._calls import report_fault, server_of
@@ -79,12 +80,14 @@ def message_attributes(message: Any, capture: bool) -> dict[str, Any]:
 
 class MessageStreamObserver:
     """Reads raw message stream events: message_start (id, model, input usage), message_delta
-    (stop reason, output usage); with content capture, the content blocks."""
+    (stop reason, output usage); with content capture (or for quality evaluation:
+    ``collect``), the content blocks."""
 
-    __slots__ = ("capture", "attributes", "usage", "output_tokens", "stop_reason", "blocks")
+    __slots__ = ("capture", "collect", "attributes", "usage", "output_tokens", "stop_reason", "blocks")
 
-    def __init__(self, capture: bool) -> None:
+    def __init__(self, capture: bool, collect: bool = False) -> None:
         self.capture = capture
+        self.collect = capture or collect
         self.attributes: dict[str, Any] = {}
         self.usage: Any = None
         self.output_tokens: int | None = None
@@ -108,7 +111,7 @@ class MessageStreamObserver:
             output = non_negative_int(getattr(usage, "output_tokens", None))
             if output is not None:
                 self.output_tokens = output
-        elif self.capture and kind in ("content_block_start", "content_block_delta"):
+        elif self.collect and kind in ("content_block_start", "content_block_delta"):
             self._accumulate(kind, event)
         return False
 
@@ -139,18 +142,23 @@ class MessageStreamObserver:
         if self.stop_reason:
             attributes[ga.RESPONSE_FINISH_REASONS] = (FINISH_REASONS.get(self.stop_reason, self.stop_reason),)
         if self.capture and self.blocks:
-            content = []
-            for _, block in sorted(self.blocks.items()):
-                if block["type"] == "tool_use":
-                    content.append({"type": "tool_use", "id": block["id"], "name": block["name"],
-                                    "input": block["input"] or "{}"})
-                elif block["type"] == "thinking":
-                    content.append({"type": "thinking", "thinking": block["thinking"]})
-                else:
-                    content.append({"type": "text", "text": block["text"]})
-            message = {"role": "assistant", "content": content, "stop_reason": self.stop_reason}
-            attributes.update(_content.content_attributes(None, None, _content.anthropic_output(message)))
+            attributes.update(_content.content_attributes(None, None, self.output_messages()))
         return attributes
+
+    def output_messages(self) -> list[dict[str, Any]] | None:
+        if not self.blocks:
+            return None
+        content = []
+        for _, block in sorted(self.blocks.items()):
+            if block["type"] == "tool_use":
+                content.append({"type": "tool_use", "id": block["id"], "name": block["name"],
+                                "input": block["input"] or "{}"})
+            elif block["type"] == "thinking":
+                content.append({"type": "thinking", "thinking": block["thinking"]})
+            else:
+                content.append({"type": "text", "text": block["text"]})
+        message = {"role": "assistant", "content": content, "stop_reason": self.stop_reason}
+        return _content.anthropic_output(message)
 
 
 class Messages:
@@ -173,13 +181,17 @@ class Messages:
             request.update(_content.content_attributes(input_messages, system, None))
         model = kwargs.get("model")
         host, port = server_of(instance)
-        return Inference(tracer, instruments, ga.Operation.CHAT, PROVIDER, model if isinstance(model, str) else None,
-                         host, port, request)
+        inference = Inference(tracer, instruments, ga.Operation.CHAT, PROVIDER,
+                              model if isinstance(model, str) else None, host, port, request)
+        if EVALUATION.enabled:
+            inference.evaluation = EVALUATION.begin(ANTHROPIC_MESSAGES, inference.span, kwargs, self.capture)
+        return inference
 
     def start(self, tracer: Tracer, instruments: Instruments, instance: Any, kwargs: dict[str, Any]):
         stream = kwargs.get("stream") is True
         inference = self.start_inference(tracer, instruments, instance, kwargs, stream)
-        return inference, kwargs, MessageStreamObserver(self.capture) if stream else None
+        observer = MessageStreamObserver(self.capture, inference.evaluation is not None) if stream else None
+        return inference, kwargs, observer
 
     def response_attributes(self, result: Any) -> dict[str, Any]:
         return message_attributes(result, self.capture)
@@ -218,7 +230,8 @@ class MessageStreamManager(wrapt.ObjectProxy):
             return  # this SDK version reads events elsewhere: the span ends at __exit__
         try:
             proxy = AsyncStream if self._self_is_async else SyncStream
-            message_stream._raw_stream = proxy(raw, inference, MessageStreamObserver(spec.capture))
+            observer = MessageStreamObserver(spec.capture, inference.evaluation is not None)
+            message_stream._raw_stream = proxy(raw, inference, observer)
         except Exception:
             report_fault(f"{spec.name} (messages.stream events)")
 
@@ -234,6 +247,8 @@ class MessageStreamManager(wrapt.ObjectProxy):
         try:
             snapshot = getattr(message_stream, "current_message_snapshot", None) if message_stream else None
             attributes = message_attributes(snapshot, self._self_start[0].capture) if snapshot is not None else {}
+            if inference.evaluation is not None and inference.evaluation.observer is None:
+                inference.evaluation.result = snapshot
         except Exception:
             attributes = {}
         inference.end(attributes, error)  # no-op when the event stream already ended the span

@@ -6,6 +6,7 @@ from typing import Any
 
 from opentelemetry.trace import Tracer
 
+from otel_agentmon.evaluation._capture import EVALUATION, OPENAI_CHAT, OPENAI_RESPONSES
 from otel_agentmon.instrumentation import _content
 from otel_agentmon.instrumentation._attributes import is_given, non_negative_int, request_attributes, stop_sequences
 from otel_agentmon.instrumentation._calls import server_of
@@ -80,13 +81,15 @@ def _start(tracer: Tracer, instruments: Instruments, instance: Any, operation: s
 # --- chat.completions.create -----------------------------------------------------------------
 
 class ChatStreamObserver:
-    """Reads chat completion chunks: id, model, finish reasons, the final usage chunk, content."""
+    """Reads chat completion chunks: id, model, finish reasons, the final usage chunk, content
+    (collected with content capture, or for quality evaluation: ``collect``)."""
 
-    __slots__ = ("hide_usage_chunk", "capture", "attributes", "finish_reasons", "usage", "choices")
+    __slots__ = ("hide_usage_chunk", "capture", "collect", "attributes", "finish_reasons", "usage", "choices")
 
-    def __init__(self, hide_usage_chunk: bool, capture: bool) -> None:
+    def __init__(self, hide_usage_chunk: bool, capture: bool, collect: bool = False) -> None:
         self.hide_usage_chunk = hide_usage_chunk
         self.capture = capture
+        self.collect = capture or collect
         self.attributes: dict[str, Any] = {}
         self.finish_reasons: dict[int, str] = {}
         self.usage: Any = None
@@ -108,7 +111,7 @@ class ChatStreamObserver:
                 reason = choice.finish_reason
                 if reason:
                     self.finish_reasons[choice.index] = reason
-                if self.capture:
+                if self.collect:
                     self._accumulate(choice)
         usage = getattr(chunk, "usage", None)
         if usage is not None:
@@ -140,12 +143,17 @@ class ChatStreamObserver:
             attributes[ga.RESPONSE_FINISH_REASONS] = tuple(self.finish_reasons[i] for i in sorted(self.finish_reasons))
         _chat_usage(self.usage, attributes)
         if self.capture and self.choices:
-            output = [
-                {**message, "tool_calls": [message["tool_calls"][i] for i in sorted(message["tool_calls"])]}
-                for _, message in sorted(self.choices.items())
-            ]
-            attributes.update(_content.content_attributes(None, None, _content.openai_chat_output(output)))
+            attributes.update(_content.content_attributes(None, None, self.output_messages()))
         return attributes
+
+    def output_messages(self) -> list[dict[str, Any]] | None:
+        if not self.choices:
+            return None
+        output = [
+            {**message, "tool_calls": [message["tool_calls"][i] for i in sorted(message["tool_calls"])]}
+            for _, message in sorted(self.choices.items())
+        ]
+        return _content.openai_chat_output(output)
 
 
 class ChatCompletions:
@@ -171,6 +179,8 @@ class ChatCompletions:
             input_messages, system = _content.openai_chat_input(kwargs.get("messages"))
             request.update(_content.content_attributes(input_messages, system, None))
         inference = _start(tracer, instruments, instance, ga.Operation.CHAT, kwargs, request)
+        if EVALUATION.enabled:
+            inference.evaluation = EVALUATION.begin(OPENAI_CHAT, inference.span, kwargs, self.capture)
         if not stream:
             return inference, kwargs, None
         call_kwargs = kwargs
@@ -182,7 +192,7 @@ class ChatCompletions:
             if isinstance(options, dict) and options.get("include_usage") is not True:
                 call_kwargs = {**kwargs, "stream_options": {**options, "include_usage": True}}
                 hide = True
-        return inference, call_kwargs, ChatStreamObserver(hide, self.capture)
+        return inference, call_kwargs, ChatStreamObserver(hide, self.capture, inference.evaluation is not None)
 
     def response_attributes(self, result: Any) -> dict[str, Any]:
         attributes: dict[str, Any] = {}
@@ -247,6 +257,9 @@ class ResponsesStreamObserver:
             return {}
         return Responses.read(response, self.capture and self.final is not None)
 
+    def output_messages(self) -> list[dict[str, Any]] | None:
+        return None if self.final is None else _content.openai_responses_output(self.final)
+
 
 class Responses:
     name = "openai responses.create"
@@ -264,6 +277,8 @@ class Responses:
             input_messages, system = _content.openai_responses_input(kwargs.get("input"), kwargs.get("instructions"))
             request.update(_content.content_attributes(input_messages, system, None))
         inference = _start(tracer, instruments, instance, ga.Operation.CHAT, kwargs, request)
+        if EVALUATION.enabled:
+            inference.evaluation = EVALUATION.begin(OPENAI_RESPONSES, inference.span, kwargs, self.capture)
         return inference, kwargs, ResponsesStreamObserver(self.capture) if stream else None
 
     @staticmethod
