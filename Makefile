@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   the main job: an instrumented agent against the local provider server
+#   make demo   the main job: otel-agentmon demo (an instrumented multi-agent workload, stored and reported)
 #   make test   every test, the slow end-to-end ones included (what CI runs)
 PYTHON ?= python3
 VENV ?= .venv
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/run_example.py
+	$(VENV)/bin/otel-agentmon demo
 
 # prometheus, promtool, alertmanager, amtool (Debian packages), cached outside the clone
 tools:
@@ -43,6 +43,7 @@ bench: $(BENCH_STAMP)
 	$(BENCH_PY) bench/bench_enrichment.py
 	$(BENCH_PY) bench/bench_instrumentation.py
 	$(BENCH_PY) bench/bench_agent_api.py
+	$(BENCH_PY) bench/bench_store.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -2,9 +2,11 @@
 # The real programs the end-to-end tests run against, installed outside the clone:
 #   prometheus, promtool       Debian package prometheus (2.42 on bookworm)
 #   alertmanager, amtool       Debian package prometheus-alertmanager
-# The Debian packages are unpacked (dpkg -x) rather than installed, so no system service is
-# started and nothing outside the cache folder changes. Programs already on PATH are used as
-# they are. Reruns find the cache and do nothing.
+#   chromium                   Debian package chromium (renders the HTML report in a test)
+# The monitoring packages are unpacked (dpkg -x) rather than installed, so no system service is
+# started and nothing outside the cache folder changes. Chromium is a browser, not a service, and
+# needs its shared libraries, so it is installed the ordinary way (apt-get install). Programs
+# already on PATH are used as they are. Reruns find the cache and do nothing.
 set -euo pipefail
 
 TOOLS_DIR="${AGENTMON_TOOLS_DIR:-$HOME/.cache/otel-agentmon/tools}"
@@ -53,6 +55,16 @@ for template in "$DEBIAN_ROOT$TEMPLATES"/*.tmpl; do
     fi
 done
 
-for program in prometheus promtool alertmanager amtool; do
+# Chromium: installed for real (see above); sudo drops the environment, hence env.
+if ! have chromium; then
+    echo "install-tools: installing the Debian package chromium"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-cache show chromium >/dev/null 2>&1; then
+        as_root apt-get update -qq
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+fi
+
+for program in prometheus promtool alertmanager amtool chromium; do
     have "$program" || { echo "install-tools: $program is missing after installation" >&2; exit 1; }
 done

@@ -222,6 +222,7 @@ def test_env_section(registry):
         _settings.AGENTMON_EVALUATORS,
         _settings.AGENTMON_EVALUATION_QUEUE_SIZE,
         _settings.AGENTMON_METRICS_USER_ID,
+        _settings.AGENTMON_STORE_PATH,
     }
     assert env[_settings.AGENTMON_OPENAI_STREAM_USAGE]["default"] is True
     assert env["AGENTMON_PRICES_FILE"]["default"] is None
