@@ -39,11 +39,12 @@ $(BENCH_STAMP): pyproject.toml
 	$(BENCH_PY) -m pip install -q -e . openai opentelemetry-instrumentation-genai-openai opentelemetry-instrumentation-openai
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) tools
 	$(BENCH_PY) bench/bench_enrichment.py
 	$(BENCH_PY) bench/bench_instrumentation.py
 	$(BENCH_PY) bench/bench_agent_api.py
 	$(BENCH_PY) bench/bench_store.py
+	$(BENCH_PY) bench/bench_collector.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -122,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from otel_agentmon.reports._cli import register as register_store_commands  # report, chargeback, optimize, prune
     register_store_commands(commands)
 
+    from otel_agentmon.collector._cli import register as register_collector_config
+    register_collector_config(commands)
+
     args = parser.parse_args(argv)
     return args.run(args)
 

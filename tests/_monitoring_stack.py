@@ -5,6 +5,7 @@ a test must change: targets, ports, secrets, and shorter waits (``for:``, group_
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -127,10 +128,11 @@ def alertmanager_config_for_test(directory: Path, receiver: WebhookReceiver) -> 
 class Program:
     """A started program with its output in a log file, stopped on ``stop()``."""
 
-    def __init__(self, argv: list[str], log: Path) -> None:
+    def __init__(self, argv: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.log = log
         self._log_file = log.open("wb")
-        self.process = subprocess.Popen(argv, stdout=self._log_file, stderr=subprocess.STDOUT)
+        environment = None if env is None else {**os.environ, **env}
+        self.process = subprocess.Popen(argv, stdout=self._log_file, stderr=subprocess.STDOUT, env=environment)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

@@ -40,6 +40,15 @@ _INFERENCE_SQL = ", ".join(f"'{op}'" for op in INFERENCE_OPERATIONS)
 _PRICED = am.CostStatus.PRICED
 _UNPRICED = am.CostStatus.UNPRICED
 
+# The measures of one raw span, as the rollups sum them.
+_MEASURES = f"""1 AS calls, (error_type IS NOT NULL OR error_category IS NOT NULL) AS errors,
+        COALESCE(input_tokens, 0) AS input_tokens, COALESCE(output_tokens, 0) AS output_tokens,
+        COALESCE(cache_read_tokens, 0) AS cache_read_tokens, COALESCE(cache_write_tokens, 0) AS cache_write_tokens,
+        COALESCE(reasoning_tokens, 0) AS reasoning_tokens,
+        CASE WHEN cost_status = '{_PRICED}' THEN COALESCE(cost_usd, 0.0) ELSE 0.0 END AS cost_usd,
+        (cost_status = '{_PRICED}') AS priced_calls, (cost_status = '{_UNPRICED}') AS unpriced_calls,
+        duration_s"""
+
 # Raw rows in the shape of the rollups (temporary views of the reading connection).
 _RAW_VIEWS = (
     f"""CREATE TEMP VIEW raw_usage AS SELECT start_ns AS t,
@@ -47,13 +56,7 @@ _RAW_VIEWS = (
         COALESCE(provider, '') AS provider, COALESCE(request_model, response_model, '') AS model,
         COALESCE(agent_name, '') AS agent, COALESCE(tool_name, '') AS tool,
         COALESCE(error_category, '') AS error_category, COALESCE(error_severity, '') AS error_severity,
-        1 AS calls, (error_type IS NOT NULL OR error_category IS NOT NULL) AS errors,
-        COALESCE(input_tokens, 0) AS input_tokens, COALESCE(output_tokens, 0) AS output_tokens,
-        COALESCE(cache_read_tokens, 0) AS cache_read_tokens, COALESCE(cache_write_tokens, 0) AS cache_write_tokens,
-        COALESCE(reasoning_tokens, 0) AS reasoning_tokens,
-        CASE WHEN cost_status = '{_PRICED}' THEN COALESCE(cost_usd, 0.0) ELSE 0.0 END AS cost_usd,
-        (cost_status = '{_PRICED}') AS priced_calls, (cost_status = '{_UNPRICED}') AS unpriced_calls,
-        duration_s
+        {_MEASURES}
     FROM spans""",
     f"""CREATE TEMP VIEW raw_owner AS SELECT t, service, application, department, user_id,
         calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
@@ -61,13 +64,7 @@ _RAW_VIEWS = (
     FROM (SELECT start_ns AS t, operation,
         COALESCE(service_name, '') AS service, COALESCE(application, '') AS application,
         COALESCE(department, '') AS department, COALESCE(user_id, '') AS user_id,
-        1 AS calls, (error_type IS NOT NULL OR error_category IS NOT NULL) AS errors,
-        COALESCE(input_tokens, 0) AS input_tokens, COALESCE(output_tokens, 0) AS output_tokens,
-        COALESCE(cache_read_tokens, 0) AS cache_read_tokens, COALESCE(cache_write_tokens, 0) AS cache_write_tokens,
-        COALESCE(reasoning_tokens, 0) AS reasoning_tokens,
-        CASE WHEN cost_status = '{_PRICED}' THEN COALESCE(cost_usd, 0.0) ELSE 0.0 END AS cost_usd,
-        (cost_status = '{_PRICED}') AS priced_calls, (cost_status = '{_UNPRICED}') AS unpriced_calls,
-        duration_s
+        {_MEASURES}
       FROM spans WHERE operation IN ({_INFERENCE_SQL}))""",
     f"""CREATE TEMP VIEW raw_latency AS SELECT t, kind, name, bucket, 1 AS count FROM (
       SELECT start_ns AS t,
