@@ -97,6 +97,20 @@ class _LabelValues:
 
 _department_labels = _LabelValues()
 _application_labels = _LabelValues()
+# Model names come from the caller (request) and the provider (response): bounded in practice,
+# yet nothing stops a caller from sending a new one on every request.
+_request_model_labels = _LabelValues()
+_response_model_labels = _LabelValues()
+
+
+def metric_request_model(model: str) -> str:
+    """``gen_ai.request.model`` as a metric label: the model, or OTHER_LABEL past the cap."""
+    return _request_model_labels.bounded(model)
+
+
+def metric_response_model(model: str) -> str:
+    """``gen_ai.response.model`` as a metric label: the model, or OTHER_LABEL past the cap."""
+    return _response_model_labels.bounded(model)
 
 # user.id on agentmon.cost only when AGENTMON_METRICS_USER_ID asks for it, and then capped
 # higher (a team has more users than departments), with the same overflow value.

@@ -26,6 +26,9 @@ AGENTMON_EVALUATORS = "AGENTMON_EVALUATORS"
 AGENTMON_EVALUATION_QUEUE_SIZE = "AGENTMON_EVALUATION_QUEUE_SIZE"
 AGENTMON_METRICS_USER_ID = "AGENTMON_METRICS_USER_ID"
 AGENTMON_STORE_PATH = "AGENTMON_STORE_PATH"  # the embedded store's file (otel_agentmon.store)
+AGENTMON_REDACT = "AGENTMON_REDACT"  # detectors in force for captured content
+AGENTMON_REDACT_ALLOW = "AGENTMON_REDACT_ALLOW"  # values never redacted
+AGENTMON_REDACT_DENY = "AGENTMON_REDACT_DENY"  # extra patterns always redacted
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
@@ -105,6 +108,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     if env.get(AGENTMON_OPENAI_STREAM_USAGE, "").strip():
         parse_bool(AGENTMON_OPENAI_STREAM_USAGE, env[AGENTMON_OPENAI_STREAM_USAGE])
     metrics_user_id_from_env(env)
+    from otel_agentmon.instrumentation._redaction import parse_redaction
+
+    parse_redaction(env)
     from otel_agentmon.evaluation._settings import evaluation_settings_from_env  # imports the evaluators named
 
     evaluation = evaluation_settings_from_env(env)

@@ -11,6 +11,7 @@ from otel_agentmon.processors._rates import ModelRates
 from otel_agentmon.processors._usage import InvalidUsage, TokenUsage, priced_model, provider_name, read_usage
 from otel_agentmon.semconv import agentmon as am
 
+_INF = float("inf")
 _MAX_CACHED_MODELS = 4096  # bounds memory when model names are unbounded (per-tenant fine-tunes)
 
 
@@ -80,7 +81,13 @@ class CostCalculator:
         resolved = self._resolve(provider, model)
         if resolved is _UNPRICED:
             return CostResult(am.CostStatus.UNPRICED, reason=f"no price for {provider or '?'}/{model}")
-        return CostResult(am.CostStatus.PRICED, resolved.cost(usage, start_time_ns))
+        try:
+            amount = resolved.cost(usage, start_time_ns)
+        except (ArithmeticError, ValueError, OSError):  # counts or start time out of range
+            return CostResult(am.CostStatus.INVALID_USAGE, reason="token counts or start time out of range")
+        if not 0.0 <= amount < _INF:  # inconsistent counts (cache reads above the input total)
+            return CostResult(am.CostStatus.INVALID_USAGE, reason=f"token counts give a cost of {amount!r}")
+        return CostResult(am.CostStatus.PRICED, amount)
 
     def span_cost_attributes(self, attributes: Mapping[str, Any], start_time_ns: int | None = None) -> dict[str, Any]:
         """``span_cost(...).attributes()``, without the intermediate result on the priced path
@@ -94,7 +101,12 @@ class CostCalculator:
             if usage is not None:
                 resolved = self._resolve(provider_name(attributes), model)
                 if resolved is not _UNPRICED:
-                    return {**_PRICED_CONSTANTS, am.COST_AMOUNT: resolved.cost(usage, start_time_ns)}
+                    try:
+                        amount = resolved.cost(usage, start_time_ns)
+                    except (ArithmeticError, ValueError, OSError):
+                        amount = -1.0  # span_cost says why
+                    if 0.0 <= amount < _INF:
+                        return {**_PRICED_CONSTANTS, am.COST_AMOUNT: amount}
         return self.span_cost(attributes, start_time_ns).attributes()
 
     def span_cost(self, attributes: Mapping[str, Any], start_time_ns: int | None = None) -> CostResult:

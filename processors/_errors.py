@@ -27,8 +27,10 @@ def _by_code(text: str) -> ErrorCategory | None:
 
 
 def _by_status(value: Any) -> ErrorCategory | None:
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        # ASCII digits only, and few: "²".isdigit() is true yet int() rejects it, and int() of
+        # thousands of digits raises too; no status code is longer than a few digits
+        value = int(value) if len(value) <= 6 and value.isascii() and value.isdigit() else None
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     category = rules.HTTP_STATUS_RULES.get(value)

@@ -37,8 +37,13 @@ def _first(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
+# Counts travel as int64 attributes; anything larger is garbage, and would overflow the float
+# arithmetic of pricing (or the int-to-str limit in an error message).
+MAX_TOKEN_COUNT = 2**63 - 1
+
+
 def _count(name: str, value: Any) -> int:
-    if type(value) is int and value >= 0:  # the common case, first and fast
+    if type(value) is int and 0 <= value <= MAX_TOKEN_COUNT:  # the common case, first and fast
         return value
     if value is None:
         return 0
@@ -50,7 +55,9 @@ def _count(name: str, value: Any) -> int:
             raise InvalidUsage(f"{name} is not a whole number: {value!r}")
         value = int(value)
     if value < 0:
-        raise InvalidUsage(f"{name} is negative: {value}")
+        raise InvalidUsage(f"{name} is negative" if value < -MAX_TOKEN_COUNT else f"{name} is negative: {value}")
+    if value > MAX_TOKEN_COUNT:
+        raise InvalidUsage(f"{name} is out of range (more than 2**63 - 1)")
     return value
 
 
@@ -100,8 +107,8 @@ def is_inference(attributes: Mapping[str, Any]) -> bool:
     if operation is not None:
         return operation in ga.INFERENCE_OPERATIONS
     legacy = attributes.get(ga.DEPRECATED_LLM_REQUEST_TYPE)
-    if legacy is not None:
-        return legacy in ga.DEPRECATED_LLM_INFERENCE_REQUEST_TYPES
+    if legacy is not None:  # a str, when well formed (a list would not hash)
+        return isinstance(legacy, str) and legacy in ga.DEPRECATED_LLM_INFERENCE_REQUEST_TYPES
     # An instrumentor that names no operation: a model call still names a provider and model.
     return provider_name(attributes) is not None and priced_model(attributes) is not None
 

@@ -223,6 +223,9 @@ def test_env_section(registry):
         _settings.AGENTMON_EVALUATION_QUEUE_SIZE,
         _settings.AGENTMON_METRICS_USER_ID,
         _settings.AGENTMON_STORE_PATH,
+        _settings.AGENTMON_REDACT,
+        _settings.AGENTMON_REDACT_ALLOW,
+        _settings.AGENTMON_REDACT_DENY,
     }
     assert env[_settings.AGENTMON_OPENAI_STREAM_USAGE]["default"] is True
     assert env["AGENTMON_PRICES_FILE"]["default"] is None

@@ -17,8 +17,10 @@ never carry the bytes (inline data becomes ``"[omitted]"``).
 
 Every function here is pure and never raises: on input it does not understand it returns
 ``None`` (a converter skips items it does not understand), and the caller leaves the attribute
-out. ``bounded_json`` redacts secrets from every string and keeps the result valid JSON within
-a byte budget; converters return plain Python structures and leave redaction to it.
+out. ``bounded_json`` redacts secrets and personal data from every string (message text, tool
+call arguments, tool results; see ``otel_agentmon.instrumentation._redaction``) and keeps the
+result valid JSON within a byte budget; converters return plain Python structures and leave
+redaction to it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable
 
 from otel_agentmon._settings import OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, parse_capture_content
+from otel_agentmon.instrumentation._redaction import REDACTED, is_secret_key, might_redact, redact
 from otel_agentmon.semconv import gen_ai
 
 __all__ = [
@@ -52,7 +55,6 @@ __all__ = [
 DEFAULT_MAX_BYTES = 16 * 1024
 """Default byte budget of one content attribute (UTF-8 size of the JSON string)."""
 
-REDACTED = "[REDACTED]"
 _OMITTED = "[omitted]"
 
 # Finish reasons of the GenAI semantic conventions.
@@ -84,204 +86,6 @@ def capture_enabled(environ: Mapping[str, str] | None = None) -> bool:
         return parse_capture_content(value)
     except Exception:  # an unknown value (or a broken mapping) means: no content
         return False
-
-
-# --- redaction ----------------------------------------------------------------------------
-
-_ASCII_I = re.ASCII | re.IGNORECASE
-
-# Names whose value is a secret, in key=value text and in "key": "value" text. A name matches
-# on how it ends ("OPENAI_API_KEY", "DBPASSWORD", "access_token"), in any case.
-_SECRET_NAMES = tuple(
-    sorted(
-        {f"{word}{sep}key" for word in ("api", "access", "secret", "private") for sep in ("_", "-", "")}
-        | {f"client{sep}secret" for sep in ("_", "-", "")}
-        | {"secret", "password", "passwd", "token", "signature", "credential", "credentials", "authorization"},
-        key=lambda name: (-len(name), name),
-    )
-)
-_SECRET_NAME = "(?:" + "|".join(re.escape(name) for name in _SECRET_NAMES) + ")"
-_LONGEST_NAME = len(_SECRET_NAMES[0])
-_NAME_TRIGGERS = ("key", "secret", "passw", "token", "signature", "credential", "authorization")
-
-
-def _sub(pattern: re.Pattern[str], replacement: Any) -> Callable[[str], str]:
-    return lambda text: pattern.sub(replacement, text)
-
-
-# name = value: the name ends right before the "=", the value is a quoted string or a bare word.
-_VALUE_AFTER_EQUALS = re.compile(
-    r"[ \t]*(?![=\s]|\[REDACTED\])(\"[^\"\n]*\"?|'[^'\n]*'?|[^\s&;,\"'<>)\]}]+)", re.ASCII
-)
-
-
-def _secret_name_ends_at(text: str, end: int) -> bool:
-    while end > 0 and text[end - 1] in " \t":
-        end -= 1
-    return text[max(0, end - _LONGEST_NAME) : end].lower().endswith(_SECRET_NAMES)
-
-
-def _redact_assignments(text: str) -> str:
-    """``api_key=value``, ``OPENAI_API_KEY=...``, ``?access_token=...``: the value replaced.
-
-    Scans for "=" instead of running a pattern at every position (prose has few "=").
-    Comparisons (``==``) are left alone; quotes around a value are kept.
-    """
-    pieces: list[str] = []
-    done = 0
-    at = text.find("=")
-    while at != -1:
-        following = text[at + 1 : at + 2]
-        if following != "=" and text[at - 1 : at] not in ("=", "!", "<", ">") and _secret_name_ends_at(text, at):
-            value = _VALUE_AFTER_EQUALS.match(text, at + 1)
-            if value is not None:
-                raw = value.group(1)
-                quote = raw[0] if raw[0] in "\"'" else ""
-                closed = quote if quote and len(raw) >= 2 and raw[-1] == quote else ""
-                pieces.append(text[done : value.start(1)])
-                pieces.append(f"{quote}{REDACTED}{closed}" if closed else REDACTED)
-                done = value.end(1)
-                at = text.find("=", done)
-                continue
-        at = text.find("=", at + 2 if following == "=" else at + 1)
-    if not pieces:
-        return text
-    pieces.append(text[done:])
-    return "".join(pieces)
-
-
-# (cheap lower-case substrings, rule): a rule runs only when one of its substrings is in the
-# text. Every rule is ASCII-only and cannot match without one of its substrings, so skipping
-# it is safe; text with none of them is returned as is.
-_RULES: tuple[tuple[tuple[str, ...], Callable[[str], str]], ...] = (
-    # PEM private keys, also when the END line was cut off.
-    (
-        ("-----begin",),
-        _sub(
-            re.compile(
-                r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
-                r"(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
-                re.ASCII | re.DOTALL,
-            ),
-            REDACTED,
-        ),
-    ),
-    # Header lines: "Authorization: Basic ...", "x-api-key: ...".
-    (
-        ("authorization", "api-key"),
-        _sub(
-            re.compile(
-                r"(?<![\w-])((?:proxy-)?authorization|x-api-key|api-key|x-goog-api-key)(\s*:\s*)"
-                r"(?!\[REDACTED\])[^\s\"'][^\r\n\"']*",
-                _ASCII_I,
-            ),
-            rf"\1\2{REDACTED}",
-        ),
-    ),
-    # "api_key": "value" / 'password': 'value' (JSON and Python reprs), also unterminated.
-    (
-        _NAME_TRIGGERS,
-        _sub(
-            re.compile(
-                r"([\"'])([A-Za-z0-9_.\-]{0,40}?" + _SECRET_NAME + r")\1(\s*:\s*)([\"'])"
-                r"(?:\\.|(?!\4)[^\\\n])*(?:\4|(?=\n)|\Z)",
-                _ASCII_I,
-            ),
-            rf"\1\2\1\3\4{REDACTED}\4",
-        ),
-    ),
-    (_NAME_TRIGGERS, _redact_assignments),
-    # Bearer <token>: a token has a digit, or is long (so "Bearer bonds" stays).
-    (
-        ("bearer",),
-        _sub(
-            re.compile(
-                r"\b(bearer)(\s+)(?:(?=[A-Za-z\-._~+/]{0,256}[0-9])[A-Za-z0-9\-._~+/]{8,}"
-                r"|[A-Za-z0-9\-._~+/]{20,})=*",
-                _ASCII_I,
-            ),
-            rf"\1\2{REDACTED}",
-        ),
-    ),
-    # JSON Web Tokens (base64url JSON header, a dot, the rest), also when cut off.
-    (("eyj",), _sub(re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-.]*", re.ASCII), REDACTED)),
-    # OpenAI (sk-, sk-proj-, sk-svcacct-) and Anthropic (sk-ant-) keys.
-    (
-        ("sk-",),
-        _sub(re.compile(r"(?<![A-Za-z0-9_\-])sk-(?=[A-Za-z_\-]{0,256}[0-9])[A-Za-z0-9_\-]{16,}", re.ASCII), REDACTED),
-    ),
-    # AWS access key ids (long-term AKIA, temporary ASIA).
-    (("akia", "asia"), _sub(re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", re.ASCII), REDACTED)),
-    # GitHub tokens.
-    (
-        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-        _sub(re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})", re.ASCII), REDACTED),
-    ),
-    # Google API keys.
-    (("aiza",), _sub(re.compile(r"\bAIza[0-9A-Za-z_\-]{35}", re.ASCII), REDACTED)),
-    # Slack tokens.
-    (("xox",), _sub(re.compile(r"\bxox[baprs]-[A-Za-z0-9\-]{10,}", re.ASCII), REDACTED)),
-)
-
-
-_TRIGGERS = frozenset(trigger for triggers, _ in _RULES for trigger in triggers)
-# Each substring search scans the whole text, so those containing "-" or "_" are only searched
-# for when the text has that character at all.
-_PLAIN_TRIGGERS = tuple(sorted(t for t in _TRIGGERS if "-" not in t and "_" not in t))
-_DASH_TRIGGERS = tuple(sorted(t for t in _TRIGGERS if "-" in t))
-_UNDERSCORE_TRIGGERS = tuple(sorted(t for t in _TRIGGERS if "_" in t and "-" not in t))
-
-
-def _present_triggers(lowered: str) -> list[str]:
-    present = [trigger for trigger in _PLAIN_TRIGGERS if trigger in lowered]
-    if "-" in lowered:
-        present.extend(trigger for trigger in _DASH_TRIGGERS if trigger in lowered)
-    if "_" in lowered:
-        present.extend(trigger for trigger in _UNDERSCORE_TRIGGERS if trigger in lowered)
-    return present
-
-
-# Words the converters write themselves (roles, part types, finish reasons, modalities).
-_PLAIN_WORDS = frozenset(
-    {"system", "user", "assistant", "tool", "developer", "text", "tool_call", "tool_call_response"}
-    | {"reasoning", "blob", "uri", "file", "server_tool_call", "server_tool_call_response"}
-    | {"image", "audio", "video", "document", "stop", "length", "content_filter", "error", "[omitted]"}
-)
-
-
-def redact(text: str) -> str:
-    """``text`` with secrets replaced by ``[REDACTED]``; ``None`` if ``text`` is not a string.
-
-    Covers provider keys (``sk-``, ``sk-proj-``, ``sk-ant-``), ``Bearer`` tokens,
-    ``Authorization``/``x-api-key`` header values, AWS access key ids, GitHub, Google and
-    Slack tokens, JWTs, PEM private keys, and the values of ``api_key=``, ``password=``,
-    ``secret=``, ``token=`` (and similar names) in ``key=value`` and ``"key": "value"`` form.
-    """
-    try:
-        if not isinstance(text, str):
-            return None  # type: ignore[return-value]
-        if text in _PLAIN_WORDS:
-            return text
-        lowered = text.lower()
-        present = _present_triggers(lowered)
-        if not present:
-            return text
-        found = set(present)
-        for triggers, rule in _RULES:
-            if not found.isdisjoint(triggers):
-                text = rule(text)
-        return text
-    except Exception:
-        return None  # type: ignore[return-value]
-
-
-# Keys of structured data (tool arguments, tool results) whose string or number values are
-# secrets: the key ends with one of these names ("password", "DB_PASSWORD", "githubToken").
-_SECRET_KEY = re.compile(
-    r".*(?:api[_\-]?key|access[_\-]?key|secret[_\-]?key|private[_\-]?key|secret|password|passwd"
-    r"|token|authorization|credentials?)",
-    _ASCII_I | re.DOTALL,
-)
 
 
 # --- bounded JSON -------------------------------------------------------------------------
@@ -457,7 +261,7 @@ class _Sanitizer:
         out: dict[str, Any] = {}
         for k, v in list(obj.items()):
             name = k if type(k) is str and k.isascii() else _json_key(k)
-            if name not in _SCHEMA_KEYS and _SECRET_KEY.fullmatch(name) and type(v) in (str, int, float):
+            if name not in _SCHEMA_KEYS and type(v) in (str, int, float) and is_secret_key(name, v):
                 out[name] = REDACTED
             else:
                 out[name] = self.value(v, out, name, depth + 1)
@@ -681,8 +485,9 @@ def _text_exceeds(value: Any, limit: int) -> bool:
 def _plain_json(value: Any, max_bytes: int) -> str | None:
     """The JSON of ``value`` when it is plain JSON data that fits and has nothing to redact.
 
-    No secret pattern (nor secret key name) can match without one of the trigger substrings,
-    and escaping never breaks one up, so a dump without any is the final answer.
+    No detector (nor secret key name) can match without one of the trigger substrings, an "@"
+    or a run of digits, and escaping never breaks one up, so a dump without any is the final
+    answer.
     """
     if _text_exceeds(value, max_bytes):
         return None
@@ -692,7 +497,7 @@ def _plain_json(value: Any, max_bytes: int) -> str | None:
             return None
     except (TypeError, ValueError, RecursionError, UnicodeEncodeError):
         return None  # not plain JSON data (bytes, SDK objects, NaN, cycles, lone surrogates)
-    return None if _present_triggers(text.lower()) else text
+    return None if might_redact(text) else text
 
 
 def bounded_json(value: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:

@@ -9,7 +9,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from otel_agentmon._attribution import Attribution, current_attribution, metric_attribution, metric_user_label
+from otel_agentmon._attribution import (Attribution, current_attribution, metric_attribution, metric_request_model,
+                                        metric_response_model, metric_user_label)
 from otel_agentmon.budgets import tracking as budgets_tracking
 from otel_agentmon.instrumentation._errors import error_type, exception_type_name
 from otel_agentmon.instrumentation._recorder import RECORDER, CallFigures
@@ -54,6 +55,8 @@ class Inference:
             if server_port:
                 attributes[_SERVER_PORT] = server_port
         self._metric_attributes = dict(attributes)
+        if model:  # spans keep the real name; metrics cap the distinct names, as departments
+            self._metric_attributes[_REQUEST_MODEL] = metric_request_model(model)
         if request_attributes:
             attributes.update(request_attributes)
         self.attributes = attributes
@@ -128,7 +131,7 @@ class Inference:
         attributes.update(new)
         response_model = attributes.get(_RESPONSE_MODEL)
         if response_model:
-            metric_attributes[_RESPONSE_MODEL] = response_model
+            metric_attributes[_RESPONSE_MODEL] = metric_response_model(response_model)
         evaluation = self.evaluation
         if evaluation is not None and error is None:
             evaluation.submit(span, attributes, metric_attributes)  # a put on the evaluation queue

@@ -1,0 +1,141 @@
+"""Metric attribute sets stay bounded whatever the callers and the provider send: the label keys
+are the documented ones, and caller- or provider-controlled values are capped per label, with
+the overflow recorded as "_OTHER" (spans keep the real value)."""
+
+from __future__ import annotations
+
+import random
+
+import openai
+import pytest
+
+from _instrumented import instrument, uninstrument
+from otel_agentmon import _attribution, attribution
+from otel_agentmon._attribution import MAX_LABEL_VALUES, OTHER_LABEL, _LabelValues
+from otel_agentmon.semconv import agentmon as am
+from otel_agentmon.semconv import gen_ai as ga
+from otel_agentmon.semconv import metrics as m
+from otel_agentmon.semconv.errors import ErrorCategory
+
+USER = [{"role": "user", "content": "Where is my order?"}]
+DISTINCT = 500
+
+_CALL = {ga.OPERATION_NAME, ga.PROVIDER_NAME, ga.REQUEST_MODEL, ga.RESPONSE_MODEL, ga.SERVER_ADDRESS,
+         ga.SERVER_PORT, am.APPLICATION, am.DEPARTMENT}
+# The documented keys of each metric (semconv/registry.yaml; gen_ai.client.* as upstream defines
+# them, plus our attribution labels). Keys a point may lack (no department set, a failed call
+# with no response model) are fine; a key outside the set is not.
+DOCUMENTED = {
+    m.COST: _CALL,  # + user.id only when AGENTMON_METRICS_USER_ID is on
+    m.ERRORS: {am.ERROR_CATEGORY, am.ERROR_SEVERITY, ga.PROVIDER_NAME, ga.OPERATION_NAME},
+    m.CLIENT_OPERATION_DURATION: _CALL | {ga.ERROR_TYPE},
+    m.CLIENT_TOKEN_USAGE: _CALL | {ga.TOKEN_TYPE},
+}
+LABELS = (am.DEPARTMENT, am.APPLICATION, ga.REQUEST_MODEL, ga.RESPONSE_MODEL, ga.USER_ID)
+
+
+@pytest.fixture
+def telemetry(monkeypatch):
+    # fresh label sets at the real caps, so values other tests recorded do not count here
+    for name in ("_department_labels", "_application_labels", "_request_model_labels", "_response_model_labels"):
+        monkeypatch.setattr(_attribution, name, _LabelValues())
+    telemetry = instrument()
+    yield telemetry
+    uninstrument()
+
+
+@pytest.fixture
+def client(provider_server):
+    provider_server.clear()
+    return openai.OpenAI(base_url=provider_server.openai_base_url, api_key="sk-test", max_retries=0, timeout=5)
+
+
+def points(telemetry) -> dict[str, list]:
+    return {name: telemetry.metric_points(name) for name in DOCUMENTED}
+
+
+def values_of(all_points: dict[str, list], key: str) -> set:
+    return {p.attributes[key] for pts in all_points.values() for p in pts if key in p.attributes}
+
+
+def check_bounded(all_points, cap: int = MAX_LABEL_VALUES, user_cap: int | None = None) -> None:
+    for name, pts in all_points.items():
+        assert pts, name
+        for point in pts:
+            extra = set(point.attributes) - DOCUMENTED[name] - ({ga.USER_ID} if user_cap and name == m.COST else set())
+            assert not extra, (name, extra)
+    for key in LABELS:
+        values = values_of(all_points, key)
+        limit = user_cap if key == ga.USER_ID else cap
+        if limit is None:
+            assert not values, key
+        else:
+            assert len(values - {OTHER_LABEL}) <= limit, (key, len(values))
+
+
+def test_departments_applications_and_models_from_callers_are_capped(telemetry, client):
+    for i in range(DISTINCT):
+        with attribution(user_id=f"u-{i}", department=f"dept-{i}", application=f"app-{i}"):
+            # a new request model each call; the reply names a priced model, so the call has a cost
+            client.chat.completions.create(model=f"gpt-4o-mini-ft-{i}", messages=USER,
+                                           extra_headers={"x-agentmon-reply": '{"model": "gpt-4o-mini"}'})
+    all_points = points(telemetry)
+    all_points.pop(m.ERRORS)  # no errors here
+    check_bounded(all_points)
+    for key in (am.DEPARTMENT, am.APPLICATION, ga.REQUEST_MODEL):
+        values = values_of(all_points, key)
+        assert len(values) == MAX_LABEL_VALUES + 1 and OTHER_LABEL in values, key
+    assert ga.USER_ID not in {k for pts in all_points.values() for p in pts for k in p.attributes}
+
+
+def test_user_id_only_when_enabled_and_then_capped(telemetry, client, monkeypatch):
+    monkeypatch.setattr(_attribution, "_user_labels", _LabelValues(5))  # the cap of 1000, made small
+    _attribution.set_metrics_user_id(True)
+    try:
+        for i in range(40):
+            with attribution(user_id=f"user-{i}"):
+                client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    finally:
+        _attribution.set_metrics_user_id(None)
+    all_points = points(telemetry)
+    all_points.pop(m.ERRORS)
+    check_bounded(all_points, user_cap=5)
+    users = {p.attributes.get(ga.USER_ID) for p in all_points[m.COST]}
+    assert users == {f"user-{i}" for i in range(5)} | {OTHER_LABEL}
+    for name in (m.CLIENT_OPERATION_DURATION, m.CLIENT_TOKEN_USAGE):  # agentmon.cost only
+        assert all(ga.USER_ID not in p.attributes for p in all_points[name])
+
+
+FAULTS = ["rate_limit", "server_error", "service_unavailable", "overloaded", "auth", "context_length_exceeded",
+          "bad_request", "content_filter", "connection_reset"]
+
+
+def test_error_type_stays_bounded_whatever_the_error_messages(telemetry, client):
+    rng = random.Random(7)
+    for i in range(120):
+        fault = FAULTS[i % len(FAULTS)]
+        message = f"request req_{rng.getrandbits(64):x} failed for user {i}: {rng.random()}"
+        try:
+            client.chat.completions.create(model="gpt-4o-mini", messages=USER, extra_headers={
+                "x-agentmon-fault": f"{fault};message={message}"})
+        except openai.OpenAIError:
+            pass
+    all_points = points(telemetry)
+    check_bounded(all_points)
+    error_types = values_of(all_points, ga.ERROR_TYPE)
+    # exception class names and provider error codes: one per fault at most, no message text
+    assert 0 < len(error_types) <= len(FAULTS), error_types
+    assert not any("req_" in value or "user" in value for value in error_types), error_types
+    assert values_of(all_points, am.ERROR_CATEGORY) <= {category.value for category in ErrorCategory}
+
+
+def test_response_models_from_the_provider_are_capped(telemetry, client):
+    for i in range(DISTINCT // 2):
+        client.chat.completions.create(model="gpt-4o-mini", messages=USER,
+                                       extra_headers={"x-agentmon-reply": f'{{"model": "gpt-4o-mini-{i}"}}'})
+    all_points = points(telemetry)
+    all_points.pop(m.ERRORS)
+    all_points.pop(m.COST)  # unpriced names: no cost
+    check_bounded(all_points)
+    values = values_of(all_points, ga.RESPONSE_MODEL)
+    assert len(values) == MAX_LABEL_VALUES + 1 and OTHER_LABEL in values
