@@ -81,6 +81,16 @@ _RAW_VIEWS = (
 )
 
 
+def _add(result: dict[tuple, list], key: tuple, values: Sequence[Any]) -> None:
+    """Add one row's measures to ``result[key]`` (segments of a plan can give the same key)."""
+    total = result.get(key)
+    if total is None:
+        result[key] = [v or 0 for v in values]
+    else:
+        for i, v in enumerate(values):
+            total[i] += v or 0
+
+
 @dataclass(frozen=True)
 class Fact:
     """A rollup table and the raw view with the same columns."""
@@ -264,14 +274,7 @@ class StoreReader:
             for row in self.iterate(sql, (*bounds, *parameters)):
                 if not dims and row[0] is None:
                     continue  # an aggregate over no rows
-                key = tuple(row[:n])
-                values = row[n:]
-                total = result.get(key)
-                if total is None:
-                    result[key] = [v or 0 for v in values]
-                else:
-                    for i, v in enumerate(values):
-                        total[i] += v or 0
+                _add(result, tuple(row[:n]), row[n:])
         return result
 
     def series(self, fact: Fact, dimensions: Sequence[str], plan: Plan, bucket_seconds: float, where: str = "",
@@ -297,14 +300,7 @@ class StoreReader:
                        f"WHERE bucket_seconds = ? AND bucket_start >= ? AND bucket_start < ?{condition} GROUP BY {by}")
                 bounds = (segment.width, int(segment.start), int(segment.end))
             for row in self.iterate(sql, (*bounds, *parameters)):
-                key = tuple(row[: n + 1])
-                values = row[n + 1:]
-                total = result.get(key)
-                if total is None:
-                    result[key] = [v or 0 for v in values]
-                else:
-                    for i, v in enumerate(values):
-                        total[i] += v or 0
+                _add(result, tuple(row[: n + 1]), row[n + 1:])
         return result
 
     def raw_spans(self, columns: Iterable[str], since: float, until: float, where: str = "",
