@@ -39,6 +39,7 @@ from otel_agentmon.semconv import gen_ai as ga
 from otel_agentmon.semconv.errors import ErrorCategory
 from otel_agentmon.store._reader import EVALUATION, LATENCY, OWNER, USAGE, StoreReader
 from otel_agentmon.store._rows import KIND_AGENT, KIND_MODEL, KIND_TOOL, bucket_value
+from otel_agentmon.store._schema import add_measures
 
 TOP_N = 10
 BUDGET_WARNING_FRACTION = 0.8  # like the budgets' own warning event
@@ -252,13 +253,7 @@ def owner_costs(totals: Mapping[str | None, list], total_cost: float, top: int) 
 def _by(totals: Mapping[tuple, list], index: int) -> dict[str | None, list]:
     out: dict[str | None, list] = {}
     for key, measures in totals.items():
-        owner = key[index] or None
-        total = out.get(owner)
-        if total is None:
-            out[owner] = list(measures)
-        else:
-            for i, v in enumerate(measures):
-                total[i] += v
+        add_measures(out, key[index] or None, measures)
     return out
 
 

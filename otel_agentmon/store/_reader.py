@@ -26,6 +26,7 @@ from otel_agentmon.store._schema import (
     MEASURES,
     META_PRUNED_BEFORE,
     StoreError,
+    add_measures,
     describe,
     meta_value,
     open_reader,
@@ -79,16 +80,6 @@ _RAW_VIEWS = (
     """CREATE TEMP VIEW raw_evaluation AS SELECT time_ns AS t, COALESCE(service_name, '') AS service,
         name, 1 AS count, score AS score_sum FROM evaluations""",
 )
-
-
-def _add(result: dict[tuple, list], key: tuple, values: Sequence[Any]) -> None:
-    """Add one row's measures to ``result[key]`` (segments of a plan can give the same key)."""
-    total = result.get(key)
-    if total is None:
-        result[key] = [v or 0 for v in values]
-    else:
-        for i, v in enumerate(values):
-            total[i] += v or 0
 
 
 @dataclass(frozen=True)
@@ -274,7 +265,7 @@ class StoreReader:
             for row in self.iterate(sql, (*bounds, *parameters)):
                 if not dims and row[0] is None:
                     continue  # an aggregate over no rows
-                _add(result, tuple(row[:n]), row[n:])
+                add_measures(result, tuple(row[:n]), row[n:])  # segments can give the same key
         return result
 
     def series(self, fact: Fact, dimensions: Sequence[str], plan: Plan, bucket_seconds: float, where: str = "",
@@ -300,7 +291,7 @@ class StoreReader:
                        f"WHERE bucket_seconds = ? AND bucket_start >= ? AND bucket_start < ?{condition} GROUP BY {by}")
                 bounds = (segment.width, int(segment.start), int(segment.end))
             for row in self.iterate(sql, (*bounds, *parameters)):
-                _add(result, tuple(row[: n + 1]), row[n + 1:])
+                add_measures(result, tuple(row[: n + 1]), row[n + 1:])
         return result
 
     def raw_spans(self, columns: Iterable[str], since: float, until: float, where: str = "",

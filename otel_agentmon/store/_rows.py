@@ -12,7 +12,7 @@ from otel_agentmon.processors import InvalidUsage, read_usage
 from otel_agentmon.processors._usage import is_inference, priced_model, provider_name
 from otel_agentmon.semconv import agentmon as am
 from otel_agentmon.semconv import gen_ai as ga
-from otel_agentmon.store._schema import DAY, HOUR, MEASURES
+from otel_agentmon.store._schema import DAY, HOUR, MEASURES, add_measures
 
 # --- latency buckets ------------------------------------------------------------------------
 # Bucket b holds durations in (RATIO**(b-1), RATIO**b] seconds; its representative value is
@@ -247,12 +247,7 @@ class Rollups:
             if scalar:
                 daily[day_key] = daily.get(day_key, 0) + value
             else:
-                total = daily.get(day_key)
-                if total is None:
-                    daily[day_key] = list(value)
-                else:
-                    for i, v in enumerate(value):
-                        total[i] += v
+                add_measures(daily, day_key, value)
         day_rows = [(DAY, *key, value) if scalar else (DAY, *key, *value) for key, value in daily.items()]
         return hourly + day_rows
 

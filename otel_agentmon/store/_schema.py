@@ -37,7 +37,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Final, Mapping
+from typing import Any, Final, Mapping, Sequence
 
 from otel_agentmon._settings import AGENTMON_STORE_PATH
 
@@ -290,3 +290,13 @@ def open_reader(path: str) -> sqlite3.Connection:
 def meta_value(connection: sqlite3.Connection, key: str) -> str | None:
     row = connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return None if row is None else row[0]
+
+
+def add_measures(totals: dict, key: Any, values: Sequence[Any]) -> None:
+    """Add ``values`` element by element into ``totals[key]`` (None counts as 0)."""
+    total = totals.get(key)
+    if total is None:
+        totals[key] = [v or 0 for v in values]
+    else:
+        for i, v in enumerate(values):
+            total[i] += v or 0
