@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.parse
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,9 @@ def _value(value: dict[str, Any]) -> Any:
 
 
 class Collector:
-    def __init__(self, directory: Path, jaeger_otlp: str, config: Path = COLLECTOR_CONFIG) -> None:
+    """otelcol-agentmon on free loopback ports (the config's endpoints come from env vars)."""
+
+    def __init__(self, directory: Path, jaeger_otlp: str = "127.0.0.1:1", config: Path = COLLECTOR_CONFIG) -> None:
         self.grpc_port, self.prometheus_port, health = free_port(), free_port(), free_port()
         self.otlp_endpoint = f"127.0.0.1:{self.grpc_port}"
         self.metrics_url = f"http://127.0.0.1:{self.prometheus_port}/metrics"
@@ -96,6 +99,11 @@ class Collector:
                    "the collector's health check")
         if self.program.process.poll() is not None:
             raise RuntimeError(f"the collector exited:\n{self.program.output()}")
+
+    def metrics(self) -> str:
+        """The collector's Prometheus exporter page."""
+        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
+            return response.read().decode()
 
     def stop(self) -> None:
         self.program.stop()

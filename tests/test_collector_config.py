@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import re
 import subprocess
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from _monitoring_stack import free_port, http_ok, wait_until
+from _collector_stack import Collector
+from _monitoring_stack import wait_until
 from _tools import tool
 
 from otel_agentmon.cli import main as cli_main
@@ -244,48 +243,10 @@ def config_for_test(generated: str, spans_file: Path) -> dict:
     return config
 
 
-class Collector:
-    """otelcol-agentmon on free loopback ports (the config's endpoints come from env vars)."""
-
-    def __init__(self, directory: Path, config: dict) -> None:
-        self.config_path = directory / "collector.yaml"
-        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        self.ports = {name: free_port() for name in ("grpc", "http", "prometheus", "health")}
-        env = dict(os.environ)
-        env.update({
-            "OTLP_GRPC_LISTEN": f"127.0.0.1:{self.ports['grpc']}",
-            "OTLP_HTTP_LISTEN": f"127.0.0.1:{self.ports['http']}",
-            "PROMETHEUS_LISTEN": f"127.0.0.1:{self.ports['prometheus']}",
-            "HEALTH_CHECK_LISTEN": f"127.0.0.1:{self.ports['health']}",
-        })
-        self.log = directory / "collector.log"
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen([tool("otelcol-agentmon"), "--config", str(self.config_path)],
-                                            stdout=log, stderr=subprocess.STDOUT, env=env)
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{self.ports['health']}/") or self.process.poll() is not None,
-                   60, "the collector to start")
-        if self.process.poll() is not None:
-            raise AssertionError(f"otelcol-agentmon exited:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    @property
-    def otlp_endpoint(self) -> str:
-        return f"127.0.0.1:{self.ports['grpc']}"
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['prometheus']}/metrics", timeout=5) as response:
-            return response.read().decode()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+def start_collector(directory: Path, config: dict) -> Collector:
+    path = directory / "collector.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return Collector(directory, config=path)
 
 
 def run(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -499,7 +460,7 @@ def collector_run(tmp_path_factory):
     """The vectors sent to the real collector; its outputs, once all arrived."""
     directory = tmp_path_factory.mktemp("collector")
     spans_file = directory / "spans.jsonl"
-    collector = Collector(directory, config_for_test(collector_config(), spans_file))
+    collector = start_collector(directory, config_for_test(collector_config(), spans_file))
     try:
         vectors = load_vectors() + model_cases()
         spans, received = send(collector, vectors, spans_file)
@@ -531,7 +492,8 @@ def test_custom_prices_and_another_sample_rate_agree_too(tmp_path):
         "    output_reasoning_mtok: 12.5\n"
     )
     spans_file = tmp_path / "spans.jsonl"
-    collector = Collector(tmp_path, config_for_test(collector_config(sample_rate=0.5, prices_file=prices), spans_file))
+    collector = start_collector(tmp_path, config_for_test(collector_config(sample_rate=0.5, prices_file=prices),
+                                                          spans_file))
     rng = random.Random(7)
     chat = {"operation": "chat"}
     vectors = [
