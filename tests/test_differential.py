@@ -62,14 +62,14 @@ def _consume(stream) -> list:
     return [normalize(item) for item in stream]
 
 
-def _openai(server, headers):
-    return openai.OpenAI(base_url=server.openai_base_url, api_key="sk-test", max_retries=0, timeout=0.5,
+def _openai(server, headers, timeout: float = 0.5):
+    return openai.OpenAI(base_url=server.openai_base_url, api_key="sk-test", max_retries=0, timeout=timeout,
                          default_headers=headers)
 
 
-def _anthropic(server, headers):
-    return anthropic.Anthropic(base_url=server.anthropic_base_url, api_key="sk-ant-test", max_retries=0, timeout=0.5,
-                               default_headers=headers)
+def _anthropic(server, headers, timeout: float = 0.5):
+    return anthropic.Anthropic(base_url=server.anthropic_base_url, api_key="sk-ant-test", max_retries=0,
+                               timeout=timeout, default_headers=headers)
 
 
 def _run_async(make: Callable[[], Any]) -> Any:

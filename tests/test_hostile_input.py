@@ -209,11 +209,9 @@ def test_price_never_raises_for_odd_models_and_counts(provider, model, usage, st
 # Replies and faults of any shape, through the real SDKs against the local provider server:
 # the application sees the same thing with the instrumentation on and off.
 
-import anthropic  # noqa: E402
-import openai  # noqa: E402
 
 from _instrumented import instrument, uninstrument  # noqa: E402
-from test_differential import normalize  # noqa: E402
+from test_differential import _anthropic, _openai, normalize  # noqa: E402
 
 from otel_agentmon.provider_server import Reply  # noqa: E402
 from otel_agentmon.provider_server._script import REPLY_HEADER  # noqa: E402
@@ -247,13 +245,11 @@ _MESSAGES = [{"role": "user", "content": "Plan a day in Lisbon"}]
 
 
 def _openai_client(server, headers):
-    return openai.OpenAI(base_url=server.openai_base_url, api_key="sk-test", max_retries=0, timeout=5,
-                         default_headers=headers)
+    return _openai(server, headers, timeout=5)
 
 
 def _anthropic_client(server, headers):
-    return anthropic.Anthropic(base_url=server.anthropic_base_url, api_key="sk-ant-test", max_retries=0, timeout=5,
-                               default_headers=headers)
+    return _anthropic(server, headers, timeout=5)
 
 
 FUZZ_CALLS = {
