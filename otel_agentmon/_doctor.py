@@ -21,13 +21,7 @@ from urllib.parse import urlparse
 
 OK, OFF, FAIL = "ok", "--", "FAIL"
 
-# Our instrumentors, the library each covers, and the distribution that provides it.
-_INSTRUMENTORS = (
-    ("agentmon_openai", "openai", "openai"),
-    ("agentmon_anthropic", "anthropic", "anthropic"),
-    ("agentmon_openai_agents", "agents", "openai-agents"),
-    ("agentmon_langchain", "langchain_core", "langchain-core"),
-)
+_OUR_INSTRUMENTORS = "agentmon_"  # the prefix of our opentelemetry_instrumentor entry points
 _PRICE_DATE = re.compile(r"date\((\d{4}), (\d{1,2}), (\d{1,2})\)")
 
 
@@ -72,16 +66,26 @@ def check_configuration() -> list[Check]:
 
 
 def check_instrumentors() -> list[Check]:
+    """Our instrumentor entry points, judged as opentelemetry-instrument judges them: disabled by
+    name, or skipped when the library they declare is missing or of another version."""
+    from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+    from opentelemetry.util._importlib_metadata import entry_points
+    from packaging.requirements import Requirement
+
     disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
     checks = []
-    for entry_point, module, distribution in _INSTRUMENTORS:
-        version = _version(distribution)
-        if entry_point in disabled:
-            checks.append(Check(OFF, entry_point, "disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"))
-        elif version is None or importlib.util.find_spec(module) is None:
-            checks.append(Check(OFF, entry_point, f"{distribution} is not installed"))
-        else:
-            checks.append(Check(OK, entry_point, f"{distribution} {version}: instrumented under opentelemetry-instrument"))
+    ours = [ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.name.startswith(_OUR_INSTRUMENTORS)]
+    for entry_point in sorted(ours, key=lambda ep: ep.name):
+        if entry_point.name in disabled:
+            checks.append(Check(OFF, entry_point.name, "disabled by OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"))
+            continue
+        dependencies = tuple(entry_point.load()().instrumentation_dependencies())
+        conflict = get_dependency_conflicts(dependencies)
+        if conflict is not None:
+            checks.append(Check(OFF, entry_point.name, str(conflict)))
+            continue
+        libraries = ", ".join(f"{name} {_version(name)}" for name in (Requirement(d).name for d in dependencies))
+        checks.append(Check(OK, entry_point.name, f"{libraries}: instrumented under opentelemetry-instrument"))
     return checks
 
 
