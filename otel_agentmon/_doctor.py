@@ -12,7 +12,6 @@ import importlib.util
 import os
 import re
 import socket
-import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +152,7 @@ def check_prices(today: dt.date | None = None) -> list[Check]:
 def check_store() -> list[Check]:
     traces = os.environ.get("OTEL_TRACES_EXPORTER", "otlp")
     used = "agentmon_store" in traces
-    from otel_agentmon.store import default_store_path
+    from otel_agentmon.store import StoreError, StoreReader, default_store_path
 
     path = Path(default_store_path())
     if not path.exists():
@@ -164,13 +163,10 @@ def check_store() -> list[Check]:
     size = path.stat().st_size + sum(Path(str(path) + s).stat().st_size for s in ("-wal",)
                                      if Path(str(path) + s).exists())
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
-        try:
-            spans = connection.execute("SELECT count(*) FROM spans").fetchone()[0]
-        finally:
-            connection.close()
-    except sqlite3.Error as exc:
-        return [Check(FAIL, "store", f"{path}: {exc}")]
+        with StoreReader(path) as reader:
+            spans = reader.query("SELECT count(*) FROM spans")[0][0]
+    except StoreError as exc:  # locked, damaged, not a store: one line that says which
+        return [Check(FAIL, "store", str(exc))]
     note = "" if used else " (not written by this environment: OTEL_TRACES_EXPORTER has no agentmon_store)"
     return [Check(OK, "store", f"{path}: {spans} spans, {size / 1e6:.1f} MB{note}")]
 

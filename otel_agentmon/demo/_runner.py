@@ -116,22 +116,17 @@ def _publish(partial: Path, store: Path) -> None:
     for suffix in _SQLITE_SIDE_FILES:
         with contextlib.suppress(FileNotFoundError):
             Path(str(store) + suffix).unlink()
-    os.replace(partial, store)
-    connection = sqlite3.connect(store)  # readers and later writers get WAL again
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-    finally:
-        connection.close()
+    os.replace(partial, store)  # a later writer (the store's exporter) turns WAL on again itself
 
 
 def _stored_spans(store: Path) -> int:
-    connection = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    from otel_agentmon.store import StoreError, StoreReader
+
     try:
-        return connection.execute("SELECT count(*) FROM spans").fetchone()[0]
-    except sqlite3.Error:
+        with StoreReader(store) as reader:
+            return reader.query("SELECT count(*) FROM spans")[0][0]
+    except StoreError:
         return 0
-    finally:
-        connection.close()
 
 
 def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
