@@ -19,10 +19,22 @@ from typing import Any
 from otel_agentmon.reports import _format as fmt
 from otel_agentmon.reports._time import iso, parse_month
 from otel_agentmon.store._reader import OWNER, StoreReader
+from otel_agentmon.store._schema import (
+    CACHE_READ_TOKENS as _CACHE_READ,
+    CACHE_WRITE_TOKENS as _CACHE_WRITE,
+    CALLS as _CALLS,
+    COST_USD as _COST,
+    DURATION_S as _DURATION,
+    ERRORS as _ERRORS,
+    INPUT_TOKENS as _IN,
+    OUTPUT_TOKENS as _OUT,
+    PRICED_CALLS as _PRICED,
+    REASONING_TOKENS as _REASONING,
+    UNPRICED_CALLS as _UNPRICED,
+)
 
 BY_CHOICES = ("department", "user", "application")
 _DIMENSION = {"department": "department", "user": "user_id", "application": "application"}
-_CALLS, _ERRORS, _IN, _OUT, _CACHE_READ, _CACHE_WRITE, _REASONING, _COST, _PRICED, _UNPRICED, _DURATION = range(11)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,20 @@ from otel_agentmon.semconv import gen_ai as ga
 from otel_agentmon.semconv.errors import ErrorCategory
 from otel_agentmon.store._reader import EVALUATION, LATENCY, OWNER, USAGE, StoreReader
 from otel_agentmon.store._rows import KIND_AGENT, KIND_MODEL, KIND_TOOL, bucket_value
-from otel_agentmon.store._schema import add_measures
+from otel_agentmon.store._schema import (
+    CACHE_READ_TOKENS as _CACHE_READ,
+    CACHE_WRITE_TOKENS as _CACHE_WRITE,
+    CALLS as _CALLS,
+    COST_USD as _COST,
+    DURATION_S as _DURATION,
+    ERRORS as _ERRORS,
+    INPUT_TOKENS as _IN,
+    OUTPUT_TOKENS as _OUT,
+    PRICED_CALLS as _PRICED,
+    REASONING_TOKENS as _REASONING,
+    UNPRICED_CALLS as _UNPRICED,
+    add_measures,
+)
 
 TOP_N = 10
 BUDGET_WARNING_FRACTION = 0.8  # like the budgets' own warning event
@@ -48,7 +61,6 @@ _AGENT_TIMEOUT = ErrorCategory.AGENT_TIMEOUT.value
 _INFERENCE = ga.INFERENCE_OPERATIONS
 _USAGE_DIMENSIONS = ("operation", "provider", "model", "agent", "tool", "error_category", "error_severity")
 # positions of the measures (store._schema.MEASURES)
-_CALLS, _ERRORS, _IN, _OUT, _CACHE_READ, _CACHE_WRITE, _REASONING, _COST, _PRICED, _UNPRICED, _DURATION = range(11)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,23 @@ from otel_agentmon.processors import InvalidUsage, read_usage
 from otel_agentmon.processors._usage import is_inference, priced_model, provider_name
 from otel_agentmon.semconv import agentmon as am
 from otel_agentmon.semconv import gen_ai as ga
-from otel_agentmon.store._schema import DAY, HOUR, MEASURES, add_measures
+from otel_agentmon.store._schema import (
+    CACHE_READ_TOKENS,
+    CACHE_WRITE_TOKENS,
+    CALLS,
+    COST_USD,
+    DAY,
+    DURATION_S,
+    ERRORS,
+    HOUR,
+    INPUT_TOKENS,
+    MEASURES,
+    OUTPUT_TOKENS,
+    PRICED_CALLS,
+    REASONING_TOKENS,
+    UNPRICED_CALLS,
+    add_measures,
+)
 
 # --- latency buckets ------------------------------------------------------------------------
 # Bucket b holds durations in (RATIO**(b-1), RATIO**b] seconds; its representative value is
@@ -185,23 +201,23 @@ def _add(table: dict, key: tuple, row: Sequence[Any]) -> None:
     measures = table.get(key)
     if measures is None:
         measures = table[key] = [0] * _N_MEASURES
-        measures[7] = 0.0
-        measures[10] = 0.0
-    measures[0] += 1
+        measures[COST_USD] = 0.0
+        measures[DURATION_S] = 0.0
+    measures[CALLS] += 1
     if row[_ERROR_TYPE] is not None or row[_CATEGORY] is not None:
-        measures[1] += 1
-    measures[2] += row[_IN] or 0
-    measures[3] += row[_OUT] or 0
-    measures[4] += row[_CACHE_READ] or 0
-    measures[5] += row[_CACHE_WRITE] or 0
-    measures[6] += row[_REASONING] or 0
+        measures[ERRORS] += 1
+    measures[INPUT_TOKENS] += row[_IN] or 0
+    measures[OUTPUT_TOKENS] += row[_OUT] or 0
+    measures[CACHE_READ_TOKENS] += row[_CACHE_READ] or 0
+    measures[CACHE_WRITE_TOKENS] += row[_CACHE_WRITE] or 0
+    measures[REASONING_TOKENS] += row[_REASONING] or 0
     status = row[_COST_STATUS]
     if status == _PRICED:
-        measures[7] += row[_COST]
-        measures[8] += 1
+        measures[COST_USD] += row[_COST]
+        measures[PRICED_CALLS] += 1
     elif status == _UNPRICED:
-        measures[9] += 1
-    measures[10] += row[_DURATION]
+        measures[UNPRICED_CALLS] += 1
+    measures[DURATION_S] += row[_DURATION]
 
 
 class Rollups:

@@ -60,6 +60,9 @@ MEASURES: Final = (
     "calls", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
     "reasoning_tokens", "cost_usd", "priced_calls", "unpriced_calls", "duration_s",
 )
+# The position of each measure in MEASURES, and so in the lists summed from them.
+(CALLS, ERRORS, INPUT_TOKENS, OUTPUT_TOKENS, CACHE_READ_TOKENS, CACHE_WRITE_TOKENS, REASONING_TOKENS, COST_USD,
+ PRICED_CALLS, UNPRICED_CALLS, DURATION_S) = range(len(MEASURES))
 USAGE_DIMENSIONS: Final = (
     "service", "operation", "provider", "model", "agent", "tool", "error_category", "error_severity",
 )
