@@ -1,13 +1,4 @@
-"""Budgets from a YAML file (AGENTMON_BUDGETS_FILE).
-
-    mode: enforce            # or observe (the default): warn and alert only
-    state_file: ~/.local/state/otel-agentmon/budgets.json   # optional
-    budgets:
-      - department: research      # exactly one of user / department
-        daily: 50.00              # USD; at least one of daily / monthly
-        monthly: 1000
-      - user: alice@example.com
-        daily: 5
+"""Budgets from a YAML file (AGENTMON_BUDGETS_FILE; its shape is in the package docstring).
 
 Errors name the file and line, and are raised when the file is loaded (at start).
 """
