@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from otel_agentmon import _exporters
 from otel_agentmon._attribution import AttributionSpanProcessor
 from otel_agentmon._runtime import set_enricher
+from otel_agentmon.export import RetryingBatchSpanProcessor
 from otel_agentmon.budgets import configure_budgets, validate_budgets_env
 from otel_agentmon._settings import ConfigurationError, Settings, build_enricher, parse_sample_rate, settings_from_env
 from otel_agentmon.processors import EnrichingSpanExporter, SpanEnricher
@@ -30,8 +31,9 @@ _logger = logging.getLogger("otel_agentmon")
 
 
 def enriching_span_processor(exporter: SpanExporter, enricher: SpanEnricher) -> BatchSpanProcessor:
-    """The SDK's BatchSpanProcessor, exporting through an EnrichingSpanExporter."""
-    return BatchSpanProcessor(EnrichingSpanExporter(exporter, enricher))
+    """The SDK's BatchSpanProcessor (retrying failed exports, counting dropped spans),
+    exporting through an EnrichingSpanExporter."""
+    return RetryingBatchSpanProcessor(EnrichingSpanExporter(exporter, enricher))
 
 
 # Providers that already have an AttributionSpanProcessor from us (configure() may run twice).

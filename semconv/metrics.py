@@ -18,6 +18,7 @@ QUALITY_SCORE: Final = "agentmon.quality.score"  # histogram, {score} in [0, 1],
 QUALITY_DRIFT: Final = "agentmon.quality.drift"  # gauge, {score}: rolling-window mean minus baseline mean
 EVALUATIONS_DROPPED: Final = "agentmon.evaluation.dropped"  # counter, {evaluation}: queue full
 EVALUATION_ERRORS: Final = "agentmon.evaluation.errors"  # counter, {error}: an evaluator raised
+SPANS_DROPPED: Final = "agentmon.spans.dropped"  # counter, {span}: never exported, by error.type
 
 UNIT_SECONDS: Final = "s"
 UNIT_TOKENS: Final = "{token}"
@@ -26,6 +27,12 @@ UNIT_ERRORS: Final = "{error}"
 UNIT_EVENTS: Final = "{event}"
 UNIT_SCORE: Final = "{score}"
 UNIT_EVALUATIONS: Final = "{evaluation}"
+UNIT_SPANS: Final = "{span}"
+
+# error.type values of agentmon.spans.dropped: why a finished span was never exported.
+DROPPED_QUEUE_FULL: Final = "queue_full"  # the export queue was full when the span ended
+DROPPED_EXPORT_FAILED: Final = "export_failed"  # the exporter kept failing past the retry limit
+DROPPED_SHUTDOWN: Final = "shutdown"  # still unsent when shutdown (or a flush) ran out of time
 
 # Explicit bucket boundaries the GenAI conventions advise.
 DURATION_BUCKETS: Final = (

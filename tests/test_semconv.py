@@ -165,7 +165,7 @@ def test_metric_names_match(registry):
         if value.startswith("agentmon.")
     }
     ours = {metrics.COST, metrics.ERRORS, metrics.BUDGET_EVENTS, metrics.QUALITY_SCORE, metrics.QUALITY_DRIFT,
-            metrics.EVALUATIONS_DROPPED, metrics.EVALUATION_ERRORS}
+            metrics.EVALUATIONS_DROPPED, metrics.EVALUATION_ERRORS, metrics.SPANS_DROPPED}
     assert sorted(names) == sorted(ours) == sorted(ours_in_code)
     for entry in entries:
         assert resolve(entry["constant"]) == entry["metric_name"]
@@ -197,6 +197,7 @@ def test_metric_definitions(registry):
         metrics.QUALITY_DRIFT: ("gauge", metrics.UNIT_SCORE, {gen_ai.EVALUATION_NAME}),
         metrics.EVALUATIONS_DROPPED: ("counter", metrics.UNIT_EVALUATIONS, set()),
         metrics.EVALUATION_ERRORS: ("counter", metrics.UNIT_ERRORS, {gen_ai.EVALUATION_NAME}),
+        metrics.SPANS_DROPPED: ("counter", metrics.UNIT_SPANS, {gen_ai.ERROR_TYPE}),
     }
     known = {a["id"] for a in _registry.iter_attributes(registry)}
     known |= set(public_str_constants(gen_ai, "gen_ai").values())
