@@ -2,7 +2,7 @@
 
 Zero-code: ``opentelemetry-instrument python my_agent.py``. From code: ``otel_agentmon.configure()``.
 Hand-written agents: ``otel_agentmon.agent``, ``tool`` and ``workflow``; whom the work is for:
-``otel_agentmon.attribution``.
+``otel_agentmon.attribution``; users' ratings of answers: ``otel_agentmon.feedback``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from otel_agentmon._agents import AgentTimeoutError, agent, tool, workflow
 from otel_agentmon._attribution import Attribution, AttributionSpanProcessor, attribution, current_attribution
 from otel_agentmon._configure import configure, enriching_span_processor
+from otel_agentmon.feedback import feedback, feedback_context
 from otel_agentmon._settings import ConfigurationError
 from otel_agentmon.budgets import BudgetExceededError
 
@@ -29,6 +30,8 @@ __all__ = [
     "configure",
     "current_attribution",
     "enriching_span_processor",
+    "feedback",
+    "feedback_context",
     "tool",
     "workflow",
     "__version__",

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from otel_agentmon import _exporters
 from otel_agentmon._attribution import AttributionSpanProcessor
+from otel_agentmon.feedback import FeedbackSpanProcessor
 from otel_agentmon._runtime import set_enricher
 from otel_agentmon.export import RetryingBatchSpanProcessor
 from otel_agentmon.budgets import configure_budgets, validate_budgets_env
@@ -25,6 +26,10 @@ from otel_agentmon._settings import ConfigurationError, Settings, build_enricher
 from otel_agentmon.processors import EnrichingSpanExporter, SpanEnricher
 
 if TYPE_CHECKING:
+    from opentelemetry._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import LogRecordExporter
+
+    from otel_agentmon.call_logs import CallLogPlan
     from otel_agentmon.evaluation import Evaluator
 
 _logger = logging.getLogger("otel_agentmon")
@@ -45,6 +50,8 @@ def _add_attribution(provider: TracerProvider) -> None:
     # application by the time anything else sees it.
     if provider not in _attributed:
         provider.add_span_processor(AttributionSpanProcessor())
+        # notes which span answered with which response id, for feedback(response_id=...)
+        provider.add_span_processor(FeedbackSpanProcessor())
         _attributed.add(provider)
 
 
@@ -81,6 +88,7 @@ def configure(
     quality_sample_rate: float | None = None,
     prices_file: str | os.PathLike[str] | None = None,
     evaluators: Iterable[str | Evaluator] | None = None,
+    call_logs: bool | None = None,
 ) -> TracerProvider | None:
     """Set up otel-agentmon from code; the same result as running under ``opentelemetry-instrument``.
 
@@ -90,8 +98,12 @@ def configure(
     AGENTMON_BUDGETS_FILE (or ``otel_agentmon.budgets.configure_budgets``). ``evaluators``
     (names such as ``"relevance"``, ``"module:callable"`` strings, callables) overrides
     AGENTMON_EVALUATORS: the quality evaluators run on model calls of sampled traces (see
-    ``otel_agentmon.evaluation``). Bad values raise ConfigurationError naming the variable,
-    the argument, or the file and line.
+    ``otel_agentmon.evaluation``). ``call_logs`` overrides AGENTMON_CALL_LOGS: one
+    ``agentmon.call`` log record per model call, tool call and agent run (see
+    ``otel_agentmon.call_logs``), through a LoggerProvider the application set, else through
+    one of their own exporting as OTEL_LOGS_EXPORTER says, or, with no OTLP endpoint set, into
+    the JSON-lines file AGENTMON_CALL_LOG_FILE. Bad values raise ConfigurationError naming
+    the variable, the argument, or the file and line.
 
     A TracerProvider or MeterProvider the application already set is never replaced: with
     ``span_exporters`` given, an enriched export pipeline is added to the existing SDK
@@ -111,16 +123,63 @@ def configure(
 
         evaluators = list(evaluators)
         resolve_evaluators(evaluators, "evaluators")  # bad names fail here, before anything is set up
+    if call_logs is not None:
+        if not isinstance(call_logs, bool):
+            raise ConfigurationError(f"call_logs={call_logs!r} is not a boolean; expected True or False")
+        settings = replace(settings, call_logs=call_logs)
+    call_log_setup = _plan_call_logs(settings)  # a bad file path fails here too
     set_enricher(enricher)
     resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
 
     tracer_provider = _configure_tracing(enricher, resource, span_exporters)
     _configure_metrics(resource, metric_readers)
+    if call_log_setup is not None:
+        _configure_call_logs(enricher, *call_log_setup)
     if budgets is not None:
         configure_budgets(budgets)
     _configure_evaluation(settings, evaluators)
     _instrument_threading()
     return tracer_provider
+
+
+# TracerProviders that already have the call log pipeline (configure() may run twice).
+_call_logged: "weakref.WeakSet[TracerProvider]" = weakref.WeakSet()
+
+
+def _plan_call_logs(
+    settings: Settings,
+) -> "tuple[CallLogPlan, LoggerProvider | None, list[LogRecordExporter] | None] | None":
+    """Where call log records will go, checked before anything is set up: (plan, the
+    application's LoggerProvider or None, log exporters of the pipeline's own or None)."""
+    if not settings.call_logs:
+        return None  # off (the default): nothing is imported, nothing added to the pipeline
+    from opentelemetry._logs import get_logger_provider
+
+    from otel_agentmon.call_logs import plan_call_logs
+
+    # A LoggerProvider the application set wins: its logs already go where it wants them.
+    app_provider = get_logger_provider()
+    app_set = type(app_provider).__name__ not in ("ProxyLoggerProvider", "NoOpLoggerProvider")
+    plan = plan_call_logs(settings, logger_provider_set=app_set)
+    if plan is None:
+        return None
+    exporters = _exporters.log_exporters() if plan.file is None and not app_set else None
+    return plan, app_provider if app_set else None, exporters
+
+
+def _configure_call_logs(enricher: SpanEnricher, plan: CallLogPlan, logger_provider: LoggerProvider | None,
+                         exporters: list[LogRecordExporter] | None) -> None:
+    from otel_agentmon.call_logs import add_call_logs
+
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        _logger.warning("otel-agentmon: call logs need the OpenTelemetry SDK's TracerProvider; the global one is a "
+                        "%s, so no call log records are written.", type(provider).__name__)
+        return
+    if provider in _call_logged:
+        return
+    add_call_logs(provider, enricher, plan, logger_provider=logger_provider, exporters=exporters)
+    _call_logged.add(provider)
 
 
 def _configure_evaluation(settings: Settings, evaluators: list[str | Evaluator] | None) -> None:

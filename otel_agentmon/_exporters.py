@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 
-from opentelemetry.environment_variables import OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER
+from opentelemetry.environment_variables import OTEL_LOGS_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER
 from opentelemetry.sdk.environment_variables import (
     OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+    OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
     OTEL_EXPORTER_OTLP_PROTOCOL,
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
 )
+from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.util._importlib_metadata import entry_points
@@ -60,3 +62,13 @@ def metric_readers() -> list[MetricReader]:
         else:
             readers.append(PeriodicExportingMetricReader(exporter_or_reader()))
     return readers
+
+
+def log_exporters() -> list[LogRecordExporter]:
+    """Log record exporters named by OTEL_LOGS_EXPORTER (default otlp)."""
+    exporters: list[LogRecordExporter] = []
+    for name in _names(OTEL_LOGS_EXPORTER):
+        if name == "otlp":
+            name = "otlp_proto_grpc" if _protocol(OTEL_EXPORTER_OTLP_LOGS_PROTOCOL) == _GRPC else "otlp_proto_http"
+        exporters.append(_entry_point("opentelemetry_logs_exporter", name)())
+    return exporters

@@ -29,6 +29,9 @@ AGENTMON_STORE_PATH = "AGENTMON_STORE_PATH"  # the embedded store's file (otel_a
 AGENTMON_REDACT = "AGENTMON_REDACT"  # detectors in force for captured content
 AGENTMON_REDACT_ALLOW = "AGENTMON_REDACT_ALLOW"  # values never redacted
 AGENTMON_REDACT_DENY = "AGENTMON_REDACT_DENY"  # extra patterns always redacted
+AGENTMON_CALL_LOGS = "AGENTMON_CALL_LOGS"  # one log record per model call, tool call and agent run
+AGENTMON_CALL_LOG_FILE = "AGENTMON_CALL_LOG_FILE"  # their JSON-lines file when no OTLP endpoint is set
+DEFAULT_CALL_LOG_FILE = "agentmon-calls.jsonl"
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
@@ -44,6 +47,8 @@ class Settings:
     quality_sample_rate: float = DEFAULT_QUALITY_SAMPLE_RATE
     capture_message_content: bool = False
     evaluation: "EvaluationSettings | None" = None  # AGENTMON_EVALUATORS; None: evaluation off
+    call_logs: bool = False  # AGENTMON_CALL_LOGS
+    call_log_file: str = DEFAULT_CALL_LOG_FILE  # AGENTMON_CALL_LOG_FILE
 
 
 def parse_sample_rate(value: object, source: str) -> float:
@@ -108,6 +113,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     if env.get(AGENTMON_OPENAI_STREAM_USAGE, "").strip():
         parse_bool(AGENTMON_OPENAI_STREAM_USAGE, env[AGENTMON_OPENAI_STREAM_USAGE])
     metrics_user_id_from_env(env)
+    call_logs = parse_bool(AGENTMON_CALL_LOGS, env[AGENTMON_CALL_LOGS]) if env.get(AGENTMON_CALL_LOGS, "").strip() else False
+    call_log_file = env.get(AGENTMON_CALL_LOG_FILE, "").strip() or DEFAULT_CALL_LOG_FILE
     from otel_agentmon.instrumentation._redaction import parse_redaction
 
     parse_redaction(env)
@@ -115,7 +122,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
 
     evaluation = evaluation_settings_from_env(env)
     return Settings(prices_file=prices_file, quality_sample_rate=rate, capture_message_content=capture,
-                    evaluation=evaluation)
+                    evaluation=evaluation, call_logs=call_logs, call_log_file=call_log_file)
 
 
 def build_enricher(settings: Settings) -> SpanEnricher:

@@ -19,6 +19,7 @@ QUALITY_DRIFT: Final = "agentmon.quality.drift"  # gauge, {score}: rolling-windo
 EVALUATIONS_DROPPED: Final = "agentmon.evaluation.dropped"  # counter, {evaluation}: queue full
 EVALUATION_ERRORS: Final = "agentmon.evaluation.errors"  # counter, {error}: an evaluator raised
 SPANS_DROPPED: Final = "agentmon.spans.dropped"  # counter, {span}: never exported, by error.type
+FEEDBACK_RATING: Final = "agentmon.feedback.rating"  # histogram, {rating} 1..5: users' ratings of answers
 
 UNIT_SECONDS: Final = "s"
 UNIT_TOKENS: Final = "{token}"
@@ -28,6 +29,7 @@ UNIT_EVENTS: Final = "{event}"
 UNIT_SCORE: Final = "{score}"
 UNIT_EVALUATIONS: Final = "{evaluation}"
 UNIT_SPANS: Final = "{span}"
+UNIT_RATING: Final = "{rating}"
 
 # error.type values of agentmon.spans.dropped: why a finished span was never exported.
 DROPPED_QUEUE_FULL: Final = "queue_full"  # the export queue was full when the span ended
@@ -47,3 +49,18 @@ TOKEN_USAGE_BUCKETS: Final = (
 )
 # Quality scores are in [0, 1]; tenths are fine enough for a threshold or a trend.
 QUALITY_SCORE_BUCKETS: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+# User ratings are whole numbers from 1 to 5 (thumbs down = 1, thumbs up = 5): one bucket each.
+FEEDBACK_RATING_BUCKETS: Final = (1, 2, 3, 4, 5)
+LOW_RATING_MAX: Final = 2  # ratings up to this one are "low" (what the feedback alert counts)
+
+# User feedback is a gen_ai.evaluation.result event (upstream attributes) with these values:
+# the gen_ai.evaluation.name, and the gen_ai.evaluation.score.label by rating.
+FEEDBACK_EVALUATION_NAME: Final = "user_feedback"
+
+
+class FeedbackLabel:
+    """Values of ``gen_ai.evaluation.score.label`` on user feedback."""
+
+    LOW: Final = "low"  # rating <= LOW_RATING_MAX
+    NEUTRAL: Final = "neutral"  # rating 3
+    HIGH: Final = "high"  # rating >= 4

@@ -1,7 +1,7 @@
 """A real OTLP receiver for tests: gRPC (grpcio + the OTLP protobufs) and HTTP/protobuf.
 
-Spans arrive as protobuf and are flattened to plain dicts so tests can assert on attribute
-values exactly as a backend would see them.
+Spans and log records arrive as protobuf and are flattened to plain dicts so tests can assert
+on attribute values exactly as a backend would see them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 import grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -56,9 +57,32 @@ def flatten(request: trace_service_pb2.ExportTraceServiceRequest) -> list[dict[s
     return spans
 
 
+def flatten_logs(request: logs_service_pb2.ExportLogsServiceRequest) -> list[dict[str, Any]]:
+    records = []
+    for resource_logs in request.resource_logs:
+        resource = _attributes(resource_logs.resource.attributes)
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                records.append(
+                    {
+                        "event_name": record.event_name,
+                        "trace_id": record.trace_id.hex(),
+                        "span_id": record.span_id.hex(),
+                        "attributes": _attributes(record.attributes),
+                        "body": any_value(record.body),
+                        "severity_number": record.severity_number,
+                        "time_unix_nano": record.time_unix_nano,
+                        "scope": scope_logs.scope.name,
+                        "resource": resource,
+                    }
+                )
+    return records
+
+
 class _Store:
     def __init__(self) -> None:
         self.spans: list[dict[str, Any]] = []
+        self.logs: list[dict[str, Any]] = []
         self.metric_requests = 0
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
@@ -68,6 +92,23 @@ class _Store:
         with self.changed:
             self.spans.extend(flat)
             self.changed.notify_all()
+
+    def add_logs(self, request: logs_service_pb2.ExportLogsServiceRequest) -> None:
+        flat = flatten_logs(request)
+        with self.changed:
+            self.logs.extend(flat)
+            self.changed.notify_all()
+
+    def wait_for_logs(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not predicate(self.logs):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"timed out after {timeout}s; received {len(self.logs)} log records: "
+                                         f"{[r['event_name'] for r in self.logs]}")
+                self.changed.wait(remaining)
+            return list(self.logs)
 
     def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
@@ -90,6 +131,15 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
+class _LogsService(logs_service_pb2_grpc.LogsServiceServicer):
+    def __init__(self, store: _Store) -> None:
+        self.store = store
+
+    def Export(self, request, context):  # noqa: N802
+        self.store.add_logs(request)
+        return logs_service_pb2.ExportLogsServiceResponse()
+
+
 class _MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
     def __init__(self, store: _Store) -> None:
         self.store = store
@@ -108,6 +158,7 @@ class OTLPReceiver:
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(self._store), self._grpc)
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_MetricsService(self._store), self._grpc)
+        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_LogsService(self._store), self._grpc)
         self.grpc_port = self._grpc.add_insecure_port("127.0.0.1:0")
         store = self._store
 
@@ -119,6 +170,11 @@ class OTLPReceiver:
                     request.ParseFromString(body)
                     store.add(request)
                     reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+                elif self.path == "/v1/logs":
+                    request = logs_service_pb2.ExportLogsServiceRequest()
+                    request.ParseFromString(body)
+                    store.add_logs(request)
+                    reply = logs_service_pb2.ExportLogsServiceResponse().SerializeToString()
                 else:
                     reply = b""
                 self.send_response(200)
@@ -148,6 +204,11 @@ class OTLPReceiver:
             return list(self._store.spans)
 
     @property
+    def logs(self) -> list[dict[str, Any]]:
+        with self._store.lock:
+            return list(self._store.logs)
+
+    @property
     def metric_requests(self) -> int:
         with self._store.lock:
             return self._store.metric_requests
@@ -155,9 +216,13 @@ class OTLPReceiver:
     def wait_for_spans(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0):
         return self._store.wait_for(predicate, timeout)
 
+    def wait_for_logs(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0):
+        return self._store.wait_for_logs(predicate, timeout)
+
     def clear(self) -> None:
         with self._store.lock:
             self._store.spans.clear()
+            self._store.logs.clear()
 
     def start(self) -> "OTLPReceiver":
         self._grpc.start()

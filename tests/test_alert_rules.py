@@ -247,7 +247,7 @@ def test_alert_names_are_unique_and_prefixed():
     assert {
         "AgentmonHighErrorRate", "AgentmonHighLatencyP95", "AgentmonRateLimitStorm", "AgentmonCostAnomaly",
         "AgentmonDailyBudgetExceeded", "AgentmonTokenUsageSpike", "AgentmonNoRequests",
-        "AgentmonQualityScoreLow", "AgentmonQualityDrift", "AgentmonSpansDropped",
+        "AgentmonQualityScoreLow", "AgentmonQualityDrift", "AgentmonSpansDropped", "AgentmonLowRatingRate",
     } <= set(names)
 
 
@@ -299,7 +299,8 @@ def test_prometheus_names_derived_from_semconv():
         "gen_ai_client_operation_duration_seconds_bucket", "gen_ai_client_operation_duration_seconds_count",
         "gen_ai_client_token_usage_sum", "agentmon_cost_USD_total", "agentmon_errors_total",
         "agentmon_budget_events_total", "agentmon_quality_score_sum", "agentmon_quality_drift",
-        "agentmon_evaluation_dropped_total", "agentmon_spans_dropped_total",
+        "agentmon_evaluation_dropped_total", "agentmon_spans_dropped_total", "agentmon_feedback_rating_bucket",
+        "agentmon_feedback_rating_count",
     } <= names
 
 

@@ -151,7 +151,8 @@ def test_json_has_stable_keys(known):
         "store", "generated_at", "since", "until", "covered_since", "covered_until", "first_span", "last_span",
         "window_seconds", "model_calls", "agent_runs", "tool_calls", "workflow_runs", "rate_per_second",
         "rate_per_minute", "errors", "error_rate", "budget_refusals", "errors_by_category", "latency_by_model",
-        "latency_by_agent", "tokens", "cost", "tools", "quality", "budgets", "alerts_evaluated_at", "alerts"]
+        "latency_by_agent", "tokens", "cost", "tools", "quality", "feedback", "budgets", "alerts_evaluated_at",
+        "alerts"]
     assert list(data["cost"]) == ["total_usd", "priced_calls", "unpriced_calls", "by_model", "by_user",
                                   "by_department", "by_application"]
     assert data["first_span"].endswith("Z") and data["budgets"] is None
@@ -219,7 +220,7 @@ def test_every_alert_of_the_rules_is_evaluated_under_its_name(known):
     assert [a.alert for a in r.alerts] == [
         "AgentmonHighErrorRate", "AgentmonHighLatencyP95", "AgentmonRateLimitStorm", "AgentmonCostAnomaly",
         "AgentmonDailyBudgetExceeded", "AgentmonTokenUsageSpike", "AgentmonNoRequests", "AgentmonQualityScoreLow",
-        "AgentmonQualityDrift"]
+        "AgentmonQualityDrift", "AgentmonLowRatingRate", "AgentmonSpansDropped"]
 
 
 def test_thresholds_are_those_of_the_rules():

@@ -165,7 +165,7 @@ def test_metric_names_match(registry):
         if value.startswith("agentmon.")
     }
     ours = {metrics.COST, metrics.ERRORS, metrics.BUDGET_EVENTS, metrics.QUALITY_SCORE, metrics.QUALITY_DRIFT,
-            metrics.EVALUATIONS_DROPPED, metrics.EVALUATION_ERRORS, metrics.SPANS_DROPPED}
+            metrics.EVALUATIONS_DROPPED, metrics.EVALUATION_ERRORS, metrics.SPANS_DROPPED, metrics.FEEDBACK_RATING}
     assert sorted(names) == sorted(ours) == sorted(ours_in_code)
     for entry in entries:
         assert resolve(entry["constant"]) == entry["metric_name"]
@@ -194,6 +194,7 @@ def test_metric_definitions(registry):
             "histogram", metrics.UNIT_SCORE,
             {gen_ai.EVALUATION_NAME, gen_ai.PROVIDER_NAME, gen_ai.REQUEST_MODEL, agentmon.APPLICATION},
         ),
+        metrics.FEEDBACK_RATING: ("histogram", metrics.UNIT_RATING, {agentmon.APPLICATION, gen_ai.AGENT_NAME}),
         metrics.QUALITY_DRIFT: ("gauge", metrics.UNIT_SCORE, {gen_ai.EVALUATION_NAME}),
         metrics.EVALUATIONS_DROPPED: ("counter", metrics.UNIT_EVALUATIONS, set()),
         metrics.EVALUATION_ERRORS: ("counter", metrics.UNIT_ERRORS, {gen_ai.EVALUATION_NAME}),
@@ -227,6 +228,8 @@ def test_env_section(registry):
         _settings.AGENTMON_REDACT,
         _settings.AGENTMON_REDACT_ALLOW,
         _settings.AGENTMON_REDACT_DENY,
+        _settings.AGENTMON_CALL_LOGS,
+        _settings.AGENTMON_CALL_LOG_FILE,
     }
     assert env[_settings.AGENTMON_OPENAI_STREAM_USAGE]["default"] is True
     assert env["AGENTMON_PRICES_FILE"]["default"] is None

@@ -8,7 +8,10 @@ Differences, by necessity: latency percentiles are exact (not interpolated from 
 metric's buckets); quality drift is the report's drift (the period's second half against
 its first half) rather than the evaluation worker's window-against-baseline gauge; quality
 scores are grouped by service and evaluation (the stored events do not carry the application);
-AgentmonNoRequests is evaluated only when the period runs up to now.
+user ratings are grouped by service and the rated span's application (the service's name when
+that span is not stored), at the time of the last stored rating; AgentmonNoRequests is
+evaluated only when the period runs up to now; AgentmonSpansDropped cannot be evaluated (the
+spans it counts never reached the store).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from otel_agentmon.reports import _feedback
 from otel_agentmon.reports import _format as fmt
 from otel_agentmon.semconv import agentmon as am
 from otel_agentmon.semconv.errors import ErrorCategory
@@ -35,11 +39,14 @@ TOKEN_USAGE_SPIKE = "AgentmonTokenUsageSpike"
 NO_REQUESTS = "AgentmonNoRequests"
 QUALITY_SCORE_LOW = "AgentmonQualityScoreLow"
 QUALITY_DRIFT = "AgentmonQualityDrift"
+LOW_RATING_RATE = "AgentmonLowRatingRate"
+SPANS_DROPPED = "AgentmonSpansDropped"
 
 SEVERITY = {
     HIGH_ERROR_RATE: "critical", HIGH_LATENCY_P95: "warning", RATE_LIMIT_STORM: "warning",
     COST_ANOMALY: "warning", DAILY_BUDGET_EXCEEDED: "critical", TOKEN_USAGE_SPIKE: "warning",
     NO_REQUESTS: "critical", QUALITY_SCORE_LOW: "warning", QUALITY_DRIFT: "warning",
+    LOW_RATING_RATE: "warning", SPANS_DROPPED: "warning",
 }
 
 # Thresholds and windows, as in the rules.
@@ -68,6 +75,9 @@ QUALITY_MIN_EVALUATIONS = 20
 QUALITY_WINDOW_S = 1800
 DRIFT_THRESHOLD = -0.1
 DRIFT_MIN_EVALUATIONS = 20  # in each half of the period
+LOW_RATING_SHARE = 0.2  # of the ratings at most _feedback.LOW_RATING_MAX
+LOW_RATING_MIN_RATINGS = 10
+LOW_RATING_WINDOW_S = 3600
 
 _RATE_LIMIT = ErrorCategory.RATE_LIMIT.value
 _BUDGET_EXCEEDED = ErrorCategory.BUDGET_EXCEEDED.value
@@ -214,6 +224,12 @@ def evaluate_alerts(
         enough = q.first_half_count >= DRIFT_MIN_EVALUATIONS and q.second_half_count >= DRIFT_MIN_EVALUATIONS
         candidates.append((enough and q.drift < DRIFT_THRESHOLD, -q.drift, f"drift {q.drift:+.3f}", q.evaluation))
     rows.append(_condition(QUALITY_DRIFT, candidates, drift_t, "no evaluations in both halves"))
+
+    # -- user feedback -----------------------------------------------------------------------
+    rating_t = (f"> {fmt.percent(LOW_RATING_SHARE, 0)} rated <= {_feedback.LOW_RATING_MAX} "
+                f"of >= {LOW_RATING_MIN_RATINGS} in 1 h")
+    rows.append(_low_rating_rate(reader, period_until, rating_t))
+    rows.append(_not_evaluated(SPANS_DROPPED, "dropped spans never reach the store", "any span dropped in 15 min"))
     return t, tuple(rows)
 
 
@@ -267,16 +283,26 @@ def _token_spike(reader: StoreReader, t: float, threshold: str) -> "AlertConditi
     return _condition(TOKEN_USAGE_SPIKE, candidates, threshold)
 
 
+def _latest_evaluation(reader: StoreReader, period_until: float | None, where: str,
+                       parameters: tuple[str, ...]) -> float | None:
+    """The time of the last stored evaluation matching ``where`` (before ``period_until``)."""
+    bound = "" if period_until is None else " AND time_ns < ?"
+    bounds = () if period_until is None else (int(period_until * 1e9),)
+    # newest first along the time index: stops at the first row that matches
+    rows = reader.query(f"SELECT time_ns FROM evaluations WHERE {where}{bound} ORDER BY time_ns DESC LIMIT 1",
+                        (*parameters, *bounds))
+    return rows[0][0] / 1e9 if rows else None
+
+
 def _quality_low(reader: StoreReader, period_until: float | None, threshold: str) -> "AlertCondition":
-    bound = "" if period_until is None else " WHERE time_ns < ?"
-    parameters = () if period_until is None else (int(period_until * 1e9),)
-    latest = reader.query(f"SELECT MAX(time_ns) FROM evaluations{bound}", parameters)[0][0]
-    if latest is None:
+    t = _latest_evaluation(reader, period_until, *_feedback.not_feedback_condition())
+    if t is None:
         return _not_evaluated(QUALITY_SCORE_LOW, "no stored evaluations in the period", threshold)
-    t = latest / 1e9
     groups: dict[tuple[str, str], list[float]] = {}
     for service, name, score in reader.raw_evaluations(("COALESCE(service_name, '')", "name", "score"),
                                                        t - QUALITY_WINDOW_S, t + _EPSILON):
+        if name == _feedback.FEEDBACK_NAME:
+            continue
         total = groups.setdefault((service, name), [0, 0.0])
         total[0] += 1
         total[1] += score
@@ -286,3 +312,21 @@ def _quality_low(reader: StoreReader, period_until: float | None, threshold: str
         candidates.append((mean < QUALITY_LOW_THRESHOLD and n >= QUALITY_MIN_EVALUATIONS, 1 - mean,
                            f"mean {mean:.3f} of {n}", _scope(service, name)))
     return _condition(QUALITY_SCORE_LOW, candidates, threshold)
+
+
+def _low_rating_rate(reader: StoreReader, period_until: float | None, threshold: str) -> "AlertCondition":
+    t = _latest_evaluation(reader, period_until, *_feedback.is_feedback_condition())
+    if t is None:
+        return _not_evaluated(LOW_RATING_RATE, "no stored ratings in the period", threshold)
+    rows = reader.query(
+        "SELECT COALESCE(e.service_name, ''), COALESCE((SELECT application FROM spans s WHERE s.trace_id = e.trace_id "
+        "AND s.span_id = e.span_id LIMIT 1), e.service_name, ''), COUNT(*), SUM(e.score <= ?) FROM evaluations e "
+        "WHERE e.name = ? AND e.time_ns >= ? AND e.time_ns < ? GROUP BY 1, 2",
+        (_feedback.LOW_RATING_MAX, _feedback.FEEDBACK_NAME, int((t - LOW_RATING_WINDOW_S) * 1e9),
+         int((t + _EPSILON) * 1e9)))
+    candidates = []
+    for service, application, n, low in rows:
+        share = low / n
+        candidates.append((share > LOW_RATING_SHARE and n >= LOW_RATING_MIN_RATINGS, share,
+                           f"{fmt.percent(share)} of {n} ratings low", _scope(service, application)))
+    return _condition(LOW_RATING_RATE, candidates, threshold)

@@ -12,6 +12,7 @@ import os
 import tempfile
 from typing import Any
 
+from otel_agentmon.reports import _feedback
 from otel_agentmon.reports import _format as fmt
 from otel_agentmon.reports._html_data import HtmlReportData, Series
 from otel_agentmon.reports._report import Report, latency_histograms, model_cost_text
@@ -157,8 +158,10 @@ def summary(report: Report) -> tuple[tuple[str, str], ...]:
     ]
     if r.cost.unpriced_calls:
         rows.append(("Unpriced calls", fmt.count(r.cost.unpriced_calls)))
-    rows += [("Agent runs", fmt.count(r.agent_runs)), ("Tool calls", fmt.count(r.tool_calls)),
-             ("Alerts holding", ", ".join(holding) if holding else "none")]
+    rows += [("Agent runs", fmt.count(r.agent_runs)), ("Tool calls", fmt.count(r.tool_calls))]
+    if r.feedback is not None:
+        rows.append(("User rating", f"{_feedback.rating(r.feedback.mean)} of 5 ({fmt.count(r.feedback.count)})"))
+    rows.append(("Alerts holding", ", ".join(holding) if holding else "none"))
     return tuple(rows)
 
 
@@ -194,6 +197,7 @@ def tables(report: Report) -> tuple[tuple[str, tuple[str, ...], tuple[tuple[str,
         out.append(("Quality", ("evaluation", "evaluations", "mean", "first half", "second half", "drift"),
                     tuple((q.evaluation, fmt.count(q.count), fmt.score(q.mean), fmt.score(q.first_half_mean),
                            fmt.score(q.second_half_mean), fmt.signed(q.drift)) for q in r.quality)))
+    out.extend(_feedback.html_tables(r.feedback))
     out.append(("Alert conditions", ("alert", "severity", "holds", "value", "threshold", "where"),
                 tuple((a.alert, a.severity, "yes" if a.holds else "no" if a.holds is not None else "n/a", a.figure,
                        a.threshold, a.scope or "") for a in r.alerts)))

@@ -18,6 +18,9 @@ Definitions:
   a model nobody priced are counted as unpriced, never as $0.
 - *quality*: per evaluation, the mean score; *drift* is the mean of the period's second half
   minus that of its first half (halves of the span window; negative means quality fell).
+  User feedback is not a quality evaluation (ratings 1 to 5, not scores 0 to 1).
+- *feedback*: users' ratings (``otel_agentmon.feedback``): distribution, mean, its trend over
+  the same halves, and the low-rated interactions with their traces (see ``_feedback``).
 - *budgets*: with AGENTMON_BUDGETS_FILE set, each budget's spend in the UTC day and month of
   the period's end (now, or ``--until``), from the stored cost.
 """
@@ -32,7 +35,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from otel_agentmon.budgets import BudgetsConfig
+from otel_agentmon.reports import _feedback
 from otel_agentmon.reports import _format as fmt
+from otel_agentmon.reports._feedback import Feedback
 from otel_agentmon.reports._time import day_start, iso, month_start
 from otel_agentmon.semconv import agentmon as am
 from otel_agentmon.semconv import gen_ai as ga
@@ -202,6 +207,7 @@ class Report:
     cost: Cost
     tools: tuple[ToolStats, ...]
     quality: tuple[Quality, ...]
+    feedback: Feedback | None  # None: no user feedback in the period
     budgets: tuple[BudgetLine, ...] | None  # None: no budgets file
     alerts_evaluated_at: float | None
     alerts: tuple[AlertCondition, ...]
@@ -301,9 +307,10 @@ def budget_lines(reader: StoreReader, budgets: BudgetsConfig, end: float, until_
 # --- quality ---------------------------------------------------------------------------------
 
 def _quality(reader: StoreReader, start: float, middle: float, stop: float | None) -> tuple[Quality, ...]:
-    whole = reader.totals(EVALUATION, ("name",), reader.plan(start, stop))
-    first = reader.totals(EVALUATION, ("name",), reader.plan(start, middle))
-    second = reader.totals(EVALUATION, ("name",), reader.plan(middle, stop))
+    where, parameters = _feedback.not_feedback_condition()
+    whole = reader.totals(EVALUATION, ("name",), reader.plan(start, stop), where, parameters)
+    first = reader.totals(EVALUATION, ("name",), reader.plan(start, middle), where, parameters)
+    second = reader.totals(EVALUATION, ("name",), reader.plan(middle, stop), where, parameters)
     rows = []
     for (name,), (count, score_sum) in sorted(whole.items()):
         n1, s1 = first.get((name,), (0, 0.0))
@@ -425,8 +432,10 @@ def _build(reader: StoreReader, since: float | None, until: float | None, now: f
     )
 
     quality: tuple[Quality, ...] = ()
+    feedback = None
     if start is not None:
         quality = _quality(reader, start, start + window / 2, until)
+        feedback = _feedback.build_feedback(reader, start, start + window / 2, until, top)
 
     budget_rows = None
     budget_end = min(until, now) if until is not None else now
@@ -466,6 +475,7 @@ def _build(reader: StoreReader, since: float | None, until: float | None, now: f
         cost=cost,
         tools=tuple(tool_rows),
         quality=quality,
+        feedback=feedback,
         budgets=budget_rows,
         alerts_evaluated_at=evaluated_at,
         alerts=alerts,
@@ -483,6 +493,9 @@ def to_json_dict(report: Report) -> dict[str, Any]:
     data = dataclasses.asdict(report)
     for key in _TIME_KEYS:
         data[key] = iso(data[key], "milliseconds")
+    if data["feedback"] is not None:
+        for row in data["feedback"]["low_rated"]:
+            row["time"] = iso(row["time"], "milliseconds")
     return data
 
 
@@ -577,6 +590,8 @@ def render_table(report: Report) -> str:
         out += fmt.table(["evaluation", "evaluations", "mean", "first half", "second half", "drift"], [
             [q.evaluation, fmt.count(q.count), fmt.score(q.mean), fmt.score(q.first_half_mean),
              fmt.score(q.second_half_mean), fmt.signed(q.drift)] for q in r.quality])
+
+    out += _feedback.render_lines(r.feedback)
 
     if r.budgets is not None:
         out += ["", "Budgets"]
