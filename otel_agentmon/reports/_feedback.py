@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from otel_agentmon.reports import _format as fmt
+from otel_agentmon.reports._halves import evaluation_halves
 from otel_agentmon.semconv import gen_ai as ga
 from otel_agentmon.semconv import metrics as sm
-from otel_agentmon.store._reader import EVALUATION, NS, StoreReader
+from otel_agentmon.store._reader import NS, StoreReader
 
 FEEDBACK_NAME = sm.FEEDBACK_EVALUATION_NAME
 LOW_RATING_MAX = sm.LOW_RATING_MAX
@@ -82,23 +83,14 @@ def not_feedback_condition() -> tuple[str, tuple[str]]:
     return "name != ?", (FEEDBACK_NAME,)
 
 
-def _mean(count: float, total: float) -> float | None:
-    return total / count if count else None
-
-
 def build_feedback(reader: StoreReader, start: float, middle: float, stop: float | None, top: int) -> Feedback | None:
     """The feedback over [start, stop) (stop None: open), its halves split at ``middle``; None
     when nobody rated anything in the period."""
     where, parameters = is_feedback_condition()
-    plan = reader.plan(start, stop)
-    whole = reader.totals(EVALUATION, (), plan, where, parameters)
-    count, total = whole.get((), (0, 0.0))
-    if not count:
+    halves = evaluation_halves(reader, (), start, middle, stop, where, parameters).get(())
+    if halves is None or not halves.count:
         return None
-    n1, s1 = reader.totals(EVALUATION, (), reader.plan(start, middle), where, parameters).get((), (0, 0.0))
-    n2, s2 = reader.totals(EVALUATION, (), reader.plan(middle, stop), where, parameters).get((), (0, 0.0))
-    mean1, mean2 = _mean(n1, s1), _mean(n2, s2)
-
+    plan = reader.plan(start, stop)
     bounds = (int(plan.since * NS), int(plan.until * NS))
     stars = {rating: 0 for rating in RATINGS}
     for star, n in reader.query(
@@ -110,11 +102,11 @@ def build_feedback(reader: StoreReader, start: float, middle: float, stop: float
                           "AND time_ns < ?", (FEEDBACK_NAME, LOW_RATING_MAX, *bounds))[0]
     rated = sum(stars.values())
     return Feedback(
-        count=int(count), mean=_mean(count, total),
-        first_half_count=int(n1), first_half_mean=mean1, second_half_count=int(n2), second_half_mean=mean2,
-        trend=mean2 - mean1 if mean1 is not None and mean2 is not None else None,
+        count=halves.count, mean=halves.mean,
+        first_half_count=halves.first_count, first_half_mean=halves.first_mean,
+        second_half_count=halves.second_count, second_half_mean=halves.second_mean, trend=halves.change,
         distribution=tuple(RatingCount(r, n, n / rated if rated else None) for r, n in stars.items()),
-        low=int(low), low_share=low / rated if rated else None, pruned=max(0, int(count) - rated),
+        low=int(low), low_share=low / rated if rated else None, pruned=max(0, halves.count - rated),
         low_rated=low_rated(reader, bounds, top),
     )
 

@@ -38,11 +38,12 @@ from otel_agentmon.budgets import BudgetsConfig
 from otel_agentmon.reports import _feedback
 from otel_agentmon.reports import _format as fmt
 from otel_agentmon.reports._feedback import Feedback
+from otel_agentmon.reports._halves import evaluation_halves
 from otel_agentmon.reports._time import day_start, iso, month_start
 from otel_agentmon.semconv import agentmon as am
 from otel_agentmon.semconv import gen_ai as ga
 from otel_agentmon.semconv.errors import ErrorCategory
-from otel_agentmon.store._reader import EVALUATION, LATENCY, OWNER, USAGE, StoreReader
+from otel_agentmon.store._reader import LATENCY, OWNER, USAGE, StoreReader
 from otel_agentmon.store._rows import KIND_AGENT, KIND_MODEL, KIND_TOOL, bucket_value
 from otel_agentmon.store._schema import (
     CACHE_READ_TOKENS as _CACHE_READ,
@@ -308,19 +309,11 @@ def budget_lines(reader: StoreReader, budgets: BudgetsConfig, end: float, until_
 
 def _quality(reader: StoreReader, start: float, middle: float, stop: float | None) -> tuple[Quality, ...]:
     where, parameters = _feedback.not_feedback_condition()
-    whole = reader.totals(EVALUATION, ("name",), reader.plan(start, stop), where, parameters)
-    first = reader.totals(EVALUATION, ("name",), reader.plan(start, middle), where, parameters)
-    second = reader.totals(EVALUATION, ("name",), reader.plan(middle, stop), where, parameters)
-    rows = []
-    for (name,), (count, score_sum) in sorted(whole.items()):
-        n1, s1 = first.get((name,), (0, 0.0))
-        n2, s2 = second.get((name,), (0, 0.0))
-        mean1 = s1 / n1 if n1 else None
-        mean2 = s2 / n2 if n2 else None
-        drift = mean2 - mean1 if mean1 is not None and mean2 is not None else None
-        rows.append(Quality(name, int(count), score_sum / count if count else None, int(n1), mean1, int(n2), mean2,
-                            drift))
-    return tuple(rows)
+    halves = evaluation_halves(reader, ("name",), start, middle, stop, where, parameters)
+    return tuple(
+        Quality(name, h.count, h.mean, h.first_count, h.first_mean, h.second_count, h.second_mean, h.change)
+        for (name,), h in sorted(halves.items())
+    )
 
 
 # --- the report ------------------------------------------------------------------------------
