@@ -8,10 +8,10 @@ from typing import Any, Mapping
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.metrics import Histogram
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from otel_agentmon._agent_telemetry import TELEMETRY
+from otel_agentmon._cardinality import CappedHistogram
 from otel_agentmon.instrumentation._errors import error_type
 from otel_agentmon.instrumentation._recorder import RECORDER
 from otel_agentmon.semconv import gen_ai as ga
@@ -61,7 +61,7 @@ class _Duration:
 
     __slots__ = ("histogram", "value", "attributes")
 
-    def __init__(self, histogram: Histogram, value: float, attributes: Mapping[str, Any]) -> None:
+    def __init__(self, histogram: CappedHistogram, value: float, attributes: Mapping[str, Any]) -> None:
         self.histogram = histogram
         self.value = value
         self.attributes = attributes

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from opentelemetry import metrics, trace
-from opentelemetry.metrics import Histogram
 from opentelemetry.trace import Tracer
 
+from otel_agentmon._cardinality import CappedHistogram, capped_histogram
 from otel_agentmon.semconv import gen_ai as ga
 from otel_agentmon.semconv import metrics as m
 
@@ -35,10 +35,10 @@ _HISTOGRAMS = {
 }
 
 
-def _histograms(provider: Any) -> dict[str, Histogram]:
+def _histograms(provider: Any) -> dict[str, CappedHistogram]:
     meter = provider.get_meter(SCOPE, _VERSION)
     return {
-        operation: meter.create_histogram(name, unit=m.UNIT_SECONDS, description=description,
+        operation: capped_histogram(meter, name, unit=m.UNIT_SECONDS, description=description,
                                           explicit_bucket_boundaries_advisory=list(buckets))
         for operation, (name, description, buckets) in _HISTOGRAMS.items()
     }
@@ -51,7 +51,7 @@ class AgentTelemetry:
         # (provider, what was built from it), swapped as one tuple so that threads racing on a
         # provider change never pair one provider's tracer with another's
         self._tracing: tuple[Any, Tracer | None] = (None, None)
-        self._metering: tuple[Any, dict[str, Histogram] | None] = (None, None)
+        self._metering: tuple[Any, dict[str, CappedHistogram] | None] = (None, None)
 
     def tracer(self) -> Tracer:
         provider = trace.get_tracer_provider()
@@ -61,7 +61,7 @@ class AgentTelemetry:
             self._tracing = (provider, tracer)
         return tracer
 
-    def histogram(self, operation: str) -> Histogram:
+    def histogram(self, operation: str) -> CappedHistogram:
         provider = metrics.get_meter_provider()
         built_for, histograms = self._metering
         if provider is not built_for or histograms is None:

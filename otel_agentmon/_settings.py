@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
+from otel_agentmon import _cardinality
 from otel_agentmon.processors import (
     DEFAULT_QUALITY_SAMPLE_RATE,
     CostCalculator,
@@ -25,6 +26,7 @@ AGENTMON_OPENAI_STREAM_USAGE = "AGENTMON_OPENAI_STREAM_USAGE"
 AGENTMON_EVALUATORS = "AGENTMON_EVALUATORS"
 AGENTMON_EVALUATION_QUEUE_SIZE = "AGENTMON_EVALUATION_QUEUE_SIZE"
 AGENTMON_METRICS_USER_ID = "AGENTMON_METRICS_USER_ID"
+AGENTMON_METRICS_CARDINALITY_LIMIT = _cardinality.AGENTMON_METRICS_CARDINALITY_LIMIT
 AGENTMON_STORE_PATH = "AGENTMON_STORE_PATH"  # the embedded store's file (otel_agentmon.store)
 AGENTMON_REDACT = "AGENTMON_REDACT"  # detectors in force for captured content
 AGENTMON_REDACT_ALLOW = "AGENTMON_REDACT_ALLOW"  # values never redacted
@@ -113,6 +115,10 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     if env.get(AGENTMON_OPENAI_STREAM_USAGE, "").strip():
         parse_bool(AGENTMON_OPENAI_STREAM_USAGE, env[AGENTMON_OPENAI_STREAM_USAGE])
     metrics_user_id_from_env(env)
+    try:
+        _cardinality.cardinality_limit_from_env(env)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
     call_logs = parse_bool(AGENTMON_CALL_LOGS, env[AGENTMON_CALL_LOGS]) if env.get(AGENTMON_CALL_LOGS, "").strip() else False
     call_log_file = env.get(AGENTMON_CALL_LOG_FILE, "").strip() or DEFAULT_CALL_LOG_FILE
     from otel_agentmon.instrumentation._redaction import parse_redaction

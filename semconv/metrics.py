@@ -21,6 +21,10 @@ EVALUATION_ERRORS: Final = "agentmon.evaluation.errors"  # counter, {error}: an 
 SPANS_DROPPED: Final = "agentmon.spans.dropped"  # counter, {span}: never exported, by error.type
 FEEDBACK_RATING: Final = "agentmon.feedback.rating"  # histogram, {rating} 1..5: users' ratings of answers
 
+# The attribute of the overflow series: measurements whose attribute set came after an
+# instrument's cardinality limit (AGENTMON_METRICS_CARDINALITY_LIMIT) was reached carry only it.
+METRIC_OVERFLOW: Final = "otel.metric.overflow"
+
 UNIT_SECONDS: Final = "s"
 UNIT_TOKENS: Final = "{token}"
 UNIT_USD: Final = "USD"

@@ -1,16 +1,23 @@
 """Metric attribute sets stay bounded whatever the callers and the provider send: the label keys
-are the documented ones, and caller- or provider-controlled values are capped per label, with
-the overflow recorded as "_OTHER" (spans keep the real value)."""
+are the documented ones, caller- or provider-controlled values are capped per label, with the
+overflow recorded as "_OTHER" (spans keep the real value), and the combinations of labels are
+capped per instrument (AGENTMON_METRICS_CARDINALITY_LIMIT), past which measurements go to the
+one otel.metric.overflow=true series."""
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 
 import openai
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from _instrumented import instrument, uninstrument
-from otel_agentmon import _attribution, attribution
+from otel_agentmon import _attribution, _cardinality, attribution
+from otel_agentmon._settings import ConfigurationError, settings_from_env
 from otel_agentmon._attribution import MAX_LABEL_VALUES, OTHER_LABEL, _LabelValues
 from otel_agentmon.semconv import agentmon as am
 from otel_agentmon.semconv import gen_ai as ga
@@ -58,10 +65,15 @@ def values_of(all_points: dict[str, list], key: str) -> set:
     return {p.attributes[key] for pts in all_points.values() for p in pts if key in p.attributes}
 
 
+OVERFLOW = {m.METRIC_OVERFLOW: True}
+
+
 def check_bounded(all_points, cap: int = MAX_LABEL_VALUES, user_cap: int | None = None) -> None:
     for name, pts in all_points.items():
         assert pts, name
         for point in pts:
+            if dict(point.attributes) == OVERFLOW:
+                continue
             extra = set(point.attributes) - DOCUMENTED[name] - ({ga.USER_ID} if user_cap and name == m.COST else set())
             assert not extra, (name, extra)
     for key in LABELS:
@@ -139,3 +151,94 @@ def test_response_models_from_the_provider_are_capped(telemetry, client):
     check_bounded(all_points)
     values = values_of(all_points, ga.RESPONSE_MODEL)
     assert len(values) == MAX_LABEL_VALUES + 1 and OTHER_LABEL in values
+
+
+# --- combinations: the per-instrument cap ---------------------------------------------------
+
+
+def test_label_combinations_are_capped_per_instrument_with_one_overflow_series(monkeypatch, provider_server, caplog):
+    """Department x model pairs, each label far under its own cap, still stop at the limit."""
+    monkeypatch.setenv(_cardinality.AGENTMON_METRICS_CARDINALITY_LIMIT, "20")
+    for name in ("_department_labels", "_application_labels", "_request_model_labels", "_response_model_labels"):
+        monkeypatch.setattr(_attribution, name, _LabelValues())
+    telemetry = instrument()  # the instruments read the limit as they are created
+    try:
+        provider_server.clear()
+        client = openai.OpenAI(base_url=provider_server.openai_base_url, api_key="sk-test", max_retries=0, timeout=5)
+        calls = 0
+        with caplog.at_level(logging.WARNING, logger="otel_agentmon"):
+            for department in range(8):
+                for model in ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"):
+                    with attribution(department=f"dept-{department}"):
+                        client.chat.completions.create(model=model, messages=USER)
+                    calls += 1
+        all_points = points(telemetry)
+        all_points.pop(m.ERRORS)
+        check_bounded(all_points)
+        spans = telemetry.finished()
+    finally:
+        uninstrument()
+    durations = all_points[m.CLIENT_OPERATION_DURATION]
+    assert len(durations) == 20  # 19 attribute sets of their own and the overflow series
+    overflow = [p for p in durations if dict(p.attributes) == OVERFLOW]
+    assert len(overflow) == 1 and overflow[0].count == calls - 19
+    assert sum(p.count for p in durations) == calls  # no measurement lost, only its breakdown
+    # token usage: input and output make two sets per call, so the limit is met sooner
+    tokens = all_points[m.CLIENT_TOKEN_USAGE]
+    assert len(tokens) == 20 and sum(p.count for p in tokens) == 2 * calls
+    # cost: the total stays equal to the sum of the spans' costs
+    costs = all_points[m.COST]
+    assert len(costs) == 20
+    span_total = sum(s.attributes.get(am.COST_AMOUNT, 0.0) for s in spans)
+    assert span_total > 0 and sum(p.value for p in costs) == pytest.approx(span_total)
+    warnings = [r.getMessage() for r in caplog.records if m.METRIC_OVERFLOW in r.getMessage()]
+    assert len(warnings) == 3, warnings  # once per instrument that overflowed
+    assert all("AGENTMON_METRICS_CARDINALITY_LIMIT" in w for w in warnings)
+
+
+def test_the_cap_is_exact_under_concurrent_recording(caplog):
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
+    counter = _cardinality.CappedCounter(meter.create_counter("t.count"), "t.count", limit=50)
+    barrier = threading.Barrier(8)
+
+    def record(worker: int) -> None:
+        barrier.wait()
+        for i in range(500):
+            counter.add(1, {"worker": worker, "i": i})
+
+    with caplog.at_level(logging.WARNING, logger="otel_agentmon"):
+        threads = [threading.Thread(target=record, args=(w,)) for w in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    data = reader.get_metrics_data()
+    metric_points = [p for rm in data.resource_metrics for sm in rm.scope_metrics for m_ in sm.metrics
+                     for p in m_.data.data_points]
+    assert len(metric_points) == 50
+    assert sum(p.value for p in metric_points) == 8 * 500
+    assert [dict(p.attributes) for p in metric_points].count(OVERFLOW) == 1
+    assert len([r for r in caplog.records if "t.count" in r.getMessage()]) == 1
+
+
+def test_a_set_seen_before_the_limit_keeps_its_own_series():
+    sets = _cardinality.AttributeSets("t", 3)
+    assert sets.bounded({"a": 1}) == {"a": 1}
+    assert sets.bounded({"a": 2}) == {"a": 2}
+    assert sets.bounded({"a": 3}) == OVERFLOW
+    assert sets.bounded({"a": 1}) == {"a": 1}  # still its own series
+    assert sets.bounded(None) == OVERFLOW  # no attributes is a set like any other
+
+
+@pytest.mark.parametrize("value, problem", [("lots", "not a whole number"), ("1", "below 2"), ("-5", "below 2"),
+                                            ("2.5", "not a whole number")])
+def test_a_bad_limit_is_reported_at_start_naming_the_variable(value, problem):
+    with pytest.raises(ConfigurationError) as raised:
+        settings_from_env({_cardinality.AGENTMON_METRICS_CARDINALITY_LIMIT: value})
+    assert _cardinality.AGENTMON_METRICS_CARDINALITY_LIMIT in str(raised.value) and problem in str(raised.value)
+
+
+def test_the_default_limit_is_the_specifications():
+    assert _cardinality.cardinality_limit_from_env({}) == 2000
+    assert _cardinality.cardinality_limit_from_env({_cardinality.AGENTMON_METRICS_CARDINALITY_LIMIT: " 500 "}) == 500

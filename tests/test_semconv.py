@@ -224,6 +224,7 @@ def test_env_section(registry):
         _settings.AGENTMON_EVALUATORS,
         _settings.AGENTMON_EVALUATION_QUEUE_SIZE,
         _settings.AGENTMON_METRICS_USER_ID,
+        _settings.AGENTMON_METRICS_CARDINALITY_LIMIT,
         _settings.AGENTMON_STORE_PATH,
         _settings.AGENTMON_REDACT,
         _settings.AGENTMON_REDACT_ALLOW,
@@ -235,6 +236,7 @@ def test_env_section(registry):
     assert env["AGENTMON_PRICES_FILE"]["default"] is None
     assert env["AGENTMON_QUALITY_SAMPLE_RATE"]["default"] == 0.05
     assert env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"]["default"] is False
+    assert env[_settings.AGENTMON_METRICS_CARDINALITY_LIMIT]["default"] == _settings._cardinality.DEFAULT_CARDINALITY_LIMIT
     assert all(v.get("brief") and v.get("type") for v in env.values())
 
 

@@ -9,6 +9,7 @@ from opentelemetry import metrics
 from opentelemetry._logs import LoggerProvider, SeverityNumber, get_logger
 from opentelemetry.metrics import MeterProvider
 
+from otel_agentmon._cardinality import capped_counter
 from otel_agentmon.budgets._periods import format_usd
 from otel_agentmon.semconv import agentmon as am
 from otel_agentmon.semconv import budgets as sb
@@ -63,8 +64,8 @@ class EventEmitter:
         self._enforce = enforce
         self._logger_provider = logger_provider
         meter = metrics.get_meter(sb.INSTRUMENTATION_SCOPE, meter_provider=meter_provider)
-        self._counter = meter.create_counter(
-            sm.BUDGET_EVENTS, unit=sm.UNIT_EVENTS,
+        self._counter = capped_counter(
+            meter, sm.BUDGET_EVENTS, unit=sm.UNIT_EVENTS,
             description="Budget threshold events (80% warning, 100% critical) by scope, period and level.",
         )
 

@@ -15,6 +15,7 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.trace import NonRecordingSpan, SpanContext
 
 from otel_agentmon import __version__
+from otel_agentmon._cardinality import capped_counter, capped_histogram
 from otel_agentmon.evaluation._drift import DriftTracker
 from otel_agentmon.evaluation._types import EvaluationResult
 from otel_agentmon.instrumentation._content import redact
@@ -50,8 +51,8 @@ class EvaluationTelemetry:
         self.drift = DriftTracker()
         self.logger_provider: LoggerProvider | None = None
         meter = metrics.get_meter(SCOPE, __version__, meter_provider)
-        self.score = meter.create_histogram(
-            m.QUALITY_SCORE, unit=m.UNIT_SCORE,
+        self.score = capped_histogram(
+            meter, m.QUALITY_SCORE, unit=m.UNIT_SCORE,
             description="Quality scores given by the evaluators to sampled model calls, from 0 (bad) to 1 (good).",
             explicit_bucket_boundaries_advisory=list(m.QUALITY_SCORE_BUCKETS),
         )
@@ -59,8 +60,8 @@ class EvaluationTelemetry:
             m.EVALUATIONS_DROPPED, unit=m.UNIT_EVALUATIONS,
             description="Evaluations not run because the evaluation queue was full.",
         )
-        self.errors = meter.create_counter(
-            m.EVALUATION_ERRORS, unit=m.UNIT_ERRORS,
+        self.errors = capped_counter(
+            meter, m.EVALUATION_ERRORS, unit=m.UNIT_ERRORS,
             description="Evaluator calls that raised or returned something that is not a score.",
         )
         meter.create_observable_gauge(

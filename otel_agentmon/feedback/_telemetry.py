@@ -11,10 +11,10 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry._logs import SeverityNumber, get_logger, get_logger_provider
 from opentelemetry.context import Context
-from opentelemetry.metrics import Histogram
 from opentelemetry.trace import NonRecordingSpan, SpanContext
 
 from otel_agentmon._attribution import _LabelValues
+from otel_agentmon._cardinality import CappedHistogram, capped_histogram
 from otel_agentmon.semconv import agentmon as am
 from otel_agentmon.semconv import gen_ai as ga
 from otel_agentmon.semconv import metrics as m
@@ -41,7 +41,7 @@ def warn_once(key: str, message: str, *args: Any, exc_info: bool = False) -> Non
 _agent_labels = _LabelValues()
 _application_labels = _LabelValues()
 
-_histograms: "weakref.WeakKeyDictionary[Any, Histogram]" = weakref.WeakKeyDictionary()
+_histograms: "weakref.WeakKeyDictionary[Any, CappedHistogram]" = weakref.WeakKeyDictionary()
 _histograms_lock = threading.Lock()
 
 
@@ -51,13 +51,13 @@ def _version() -> str:
     return __version__
 
 
-def _histogram() -> Histogram:
+def _histogram() -> CappedHistogram:
     provider = metrics.get_meter_provider()
     with _histograms_lock:
         histogram = _histograms.get(provider)
         if histogram is None:
-            histogram = _histograms[provider] = metrics.get_meter(SCOPE, _version(), provider).create_histogram(
-                m.FEEDBACK_RATING, unit=m.UNIT_RATING,
+            histogram = _histograms[provider] = capped_histogram(
+                metrics.get_meter(SCOPE, _version(), provider), m.FEEDBACK_RATING, unit=m.UNIT_RATING,
                 description="Ratings users gave to answers, from 1 (bad) to 5 (good); a thumbs down is 1, a thumbs up 5.",
                 explicit_bucket_boundaries_advisory=list(m.FEEDBACK_RATING_BUCKETS),
             )

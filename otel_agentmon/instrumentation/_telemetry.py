@@ -4,31 +4,33 @@ from __future__ import annotations
 
 from opentelemetry.metrics import Meter
 
+from otel_agentmon._cardinality import capped_counter, capped_histogram
+
 from otel_agentmon.semconv import metrics as m
 
 
 class Instruments:
-    """GenAI client histograms (with the conventions' bucket boundaries) and our counters."""
+    """GenAI client histograms (with the conventions' bucket boundaries) and our counters, capped."""
 
     __slots__ = ("operation_duration", "token_usage", "time_to_first_chunk", "cost", "errors")
 
     def __init__(self, meter: Meter) -> None:
-        self.operation_duration = meter.create_histogram(
-            m.CLIENT_OPERATION_DURATION, unit=m.UNIT_SECONDS, description="GenAI operation duration.",
+        self.operation_duration = capped_histogram(
+            meter, m.CLIENT_OPERATION_DURATION, unit=m.UNIT_SECONDS, description="GenAI operation duration.",
             explicit_bucket_boundaries_advisory=list(m.DURATION_BUCKETS),
         )
-        self.token_usage = meter.create_histogram(
-            m.CLIENT_TOKEN_USAGE, unit=m.UNIT_TOKENS, description="Number of input and output tokens used.",
+        self.token_usage = capped_histogram(
+            meter, m.CLIENT_TOKEN_USAGE, unit=m.UNIT_TOKENS, description="Number of input and output tokens used.",
             explicit_bucket_boundaries_advisory=list(m.TOKEN_USAGE_BUCKETS),
         )
-        self.time_to_first_chunk = meter.create_histogram(
-            m.CLIENT_OPERATION_TIME_TO_FIRST_CHUNK, unit=m.UNIT_SECONDS,
+        self.time_to_first_chunk = capped_histogram(
+            meter, m.CLIENT_OPERATION_TIME_TO_FIRST_CHUNK, unit=m.UNIT_SECONDS,
             description="Time from the request to the first chunk of a streamed response.",
             explicit_bucket_boundaries_advisory=list(m.DURATION_BUCKETS),
         )
-        self.cost = meter.create_counter(
-            m.COST, unit=m.UNIT_USD, description="Cost of model calls, priced locally (inference operations only).",
+        self.cost = capped_counter(
+            meter, m.COST, unit=m.UNIT_USD, description="Cost of model calls, priced locally (inference operations only).",
         )
-        self.errors = meter.create_counter(
-            m.ERRORS, unit=m.UNIT_ERRORS, description="Failed GenAI operations by error category and severity.",
+        self.errors = capped_counter(
+            meter, m.ERRORS, unit=m.UNIT_ERRORS, description="Failed GenAI operations by error category and severity.",
         )

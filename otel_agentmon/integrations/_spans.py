@@ -14,6 +14,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from otel_agentmon import __version__
+from otel_agentmon._cardinality import capped_histogram
 from otel_agentmon.instrumentation._errors import exception_type_name
 from otel_agentmon.instrumentation._invocation import Inference
 from otel_agentmon.instrumentation._options import InstrumentationOptions
@@ -135,14 +136,14 @@ class Telemetry:
         meter = metrics.get_meter(scope, __version__, meter_provider)
         agent_buckets = list(m.INVOKE_AGENT_DURATION_BUCKETS)
         self._histograms = {
-            _Operation.INVOKE_AGENT: meter.create_histogram(
-                m.INVOKE_AGENT_DURATION, unit=m.UNIT_SECONDS, description="GenAI agent invocation duration.",
+            _Operation.INVOKE_AGENT: capped_histogram(
+                meter, m.INVOKE_AGENT_DURATION, unit=m.UNIT_SECONDS, description="GenAI agent invocation duration.",
                 explicit_bucket_boundaries_advisory=agent_buckets),
-            _Operation.EXECUTE_TOOL: meter.create_histogram(
-                m.EXECUTE_TOOL_DURATION, unit=m.UNIT_SECONDS, description="GenAI tool execution duration.",
+            _Operation.EXECUTE_TOOL: capped_histogram(
+                meter, m.EXECUTE_TOOL_DURATION, unit=m.UNIT_SECONDS, description="GenAI tool execution duration.",
                 explicit_bucket_boundaries_advisory=list(m.DURATION_BUCKETS)),
-            _Operation.INVOKE_WORKFLOW: meter.create_histogram(
-                m.WORKFLOW_DURATION, unit=m.UNIT_SECONDS, description="GenAI workflow duration.",
+            _Operation.INVOKE_WORKFLOW: capped_histogram(
+                meter, m.WORKFLOW_DURATION, unit=m.UNIT_SECONDS, description="GenAI workflow duration.",
                 explicit_bucket_boundaries_advisory=agent_buckets),
         }
         # model calls reported by the integration get the same spans and client metrics as the
