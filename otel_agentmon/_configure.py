@@ -89,6 +89,7 @@ def configure(
     prices_file: str | os.PathLike[str] | None = None,
     evaluators: Iterable[str | Evaluator] | None = None,
     call_logs: bool | None = None,
+    log_exporters: "Sequence[LogRecordExporter] | None" = None,
 ) -> TracerProvider | None:
     """Set up otel-agentmon from code; the same result as running under ``opentelemetry-instrument``.
 
@@ -100,10 +101,14 @@ def configure(
     AGENTMON_EVALUATORS: the quality evaluators run on model calls of sampled traces (see
     ``otel_agentmon.evaluation``). ``call_logs`` overrides AGENTMON_CALL_LOGS: one
     ``agentmon.call`` log record per model call, tool call and agent run (see
-    ``otel_agentmon.call_logs``), through a LoggerProvider the application set, else through
-    one of their own exporting as OTEL_LOGS_EXPORTER says, or, with no OTLP endpoint set, into
-    the JSON-lines file AGENTMON_CALL_LOG_FILE. Bad values raise ConfigurationError naming
+    ``otel_agentmon.call_logs``), through the LoggerProvider below, or, when there is none,
+    into the JSON-lines file AGENTMON_CALL_LOG_FILE. Bad values raise ConfigurationError naming
     the variable, the argument, or the file and line.
+
+    Log records (user feedback, evaluation results, budget events, call logs) go to a
+    LoggerProvider the application set; else ``log_exporters`` get one of their own; without
+    them, one exporting as OTEL_LOGS_EXPORTER says is set when that has somewhere to send to
+    (an OTLP endpoint set, or another exporter named), and none otherwise.
 
     A TracerProvider or MeterProvider the application already set is never replaced: with
     ``span_exporters`` given, an enriched export pipeline is added to the existing SDK
@@ -127,12 +132,15 @@ def configure(
         if not isinstance(call_logs, bool):
             raise ConfigurationError(f"call_logs={call_logs!r} is not a boolean; expected True or False")
         settings = replace(settings, call_logs=call_logs)
-    call_log_setup = _plan_call_logs(settings)  # a bad file path fails here too
+    logs_setup = _plan_logs(log_exporters)
+    call_log_setup = _plan_call_logs(settings, logs_planned=logs_setup is not None)  # a bad file path fails here too
     set_enricher(enricher)
     resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
 
     tracer_provider = _configure_tracing(enricher, resource, span_exporters)
     _configure_metrics(resource, metric_readers)
+    if logs_setup is not None:
+        _configure_logs(resource, logs_setup)
     if call_log_setup is not None:
         _configure_call_logs(enricher, *call_log_setup)
     if budgets is not None:
@@ -146,11 +154,45 @@ def configure(
 _call_logged: "weakref.WeakSet[TracerProvider]" = weakref.WeakSet()
 
 
+def _logger_provider_set() -> bool:
+    from opentelemetry._logs import get_logger_provider
+
+    return type(get_logger_provider()).__name__ not in ("ProxyLoggerProvider", "NoOpLoggerProvider")
+
+
+def _plan_logs(log_exporters: "Sequence[LogRecordExporter] | None") -> "list[LogRecordExporter] | None":
+    """The exporters of the LoggerProvider configure() will set, or None to set none: the
+    application set its own, or nothing says where log records should go."""
+    if _logger_provider_set():
+        if log_exporters:
+            _logger.warning("otel-agentmon: the application already set a LoggerProvider; the given "
+                            "log_exporters are not used, log records go through the existing one.")
+        return None
+    if log_exporters is not None:
+        return list(log_exporters) or None
+    from otel_agentmon.call_logs import logs_have_a_destination
+
+    # Without an endpoint, OTLP would only retry localhost:4317 for every batch
+    return _exporters.log_exporters() if logs_have_a_destination() else None
+
+
+def _configure_logs(resource: Resource, exporters: "list[LogRecordExporter]") -> None:
+    from opentelemetry._logs import set_logger_provider
+    from opentelemetry.sdk._logs import LoggerProvider as SDKLoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    provider = SDKLoggerProvider(resource=resource)
+    for exporter in exporters:
+        provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    set_logger_provider(provider)
+
+
 def _plan_call_logs(
-    settings: Settings,
+    settings: Settings, logs_planned: bool = False,
 ) -> "tuple[CallLogPlan, LoggerProvider | None, list[LogRecordExporter] | None] | None":
     """Where call log records will go, checked before anything is set up: (plan, the
-    application's LoggerProvider or None, log exporters of the pipeline's own or None)."""
+    application's LoggerProvider or None, log exporters of the pipeline's own or None).
+    ``logs_planned``: configure() is about to set a LoggerProvider; records go through it."""
     if not settings.call_logs:
         return None  # off (the default): nothing is imported, nothing added to the pipeline
     from opentelemetry._logs import get_logger_provider
@@ -158,13 +200,14 @@ def _plan_call_logs(
     from otel_agentmon.call_logs import plan_call_logs
 
     # A LoggerProvider the application set wins: its logs already go where it wants them.
-    app_provider = get_logger_provider()
-    app_set = type(app_provider).__name__ not in ("ProxyLoggerProvider", "NoOpLoggerProvider")
-    plan = plan_call_logs(settings, logger_provider_set=app_set)
+    app_set = _logger_provider_set()
+    plan = plan_call_logs(settings, logger_provider_set=app_set or logs_planned)
     if plan is None:
         return None
-    exporters = _exporters.log_exporters() if plan.file is None and not app_set else None
-    return plan, app_provider if app_set else None, exporters
+    if app_set:
+        return plan, get_logger_provider(), None
+    exporters = _exporters.log_exporters() if plan.file is None and not logs_planned else None
+    return plan, None, exporters  # None, None: the global one, set by then
 
 
 def _configure_call_logs(enricher: SpanEnricher, plan: CallLogPlan, logger_provider: LoggerProvider | None,

@@ -138,3 +138,106 @@ def test_defaults():
     assert settings.quality_sample_rate == 0.05
     assert settings.prices_file is None
     assert settings.capture_message_content is False
+
+
+# --- log records: feedback, evaluation results, budget events, call logs ----------------------
+
+# indented as the code around it in the tests below
+_RATE_A_SPAN = """
+        from opentelemetry import trace
+        import otel_agentmon
+        with trace.get_tracer("t").start_as_current_span("chat gpt-4o") as span:
+            otel_agentmon.feedback(1)
+            rated = span.get_span_context()
+"""
+
+
+def test_log_exporters_given_receive_feedback_events_tied_to_the_span():
+    result = run_python(
+        """
+        from opentelemetry._logs import get_logger_provider
+        from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        import otel_agentmon
+        logs = InMemoryLogRecordExporter()
+        otel_agentmon.configure(service_name="svc", span_exporters=[InMemorySpanExporter()], metric_readers=[],
+                                log_exporters=[logs])
+        assert type(get_logger_provider()).__name__ == "LoggerProvider"
+        """ + _RATE_A_SPAN + """
+        get_logger_provider().force_flush()
+        (record,) = logs.get_finished_logs()
+        assert record.log_record.event_name == "gen_ai.evaluation.result"
+        assert record.log_record.attributes["gen_ai.evaluation.name"] == "user_feedback"
+        assert (record.log_record.trace_id, record.log_record.span_id) == (rated.trace_id, rated.span_id)
+        assert record.resource.attributes["service.name"] == "svc"
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+    assert "before telemetry was set up" not in result.stderr
+
+
+def test_with_an_otlp_endpoint_feedback_events_are_exported_over_otlp(otlp_receiver):
+    otlp_receiver.clear()
+    result = run_python(
+        """
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        import otel_agentmon
+        otel_agentmon.configure(service_name="rated-svc", span_exporters=[InMemorySpanExporter()], metric_readers=[])
+        """ + _RATE_A_SPAN + """
+        print(format(rated.trace_id, "032x"), format(rated.span_id, "016x"))
+        """,  # exported at exit: the LoggerProvider configure() set flushes then
+        env={"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.grpc_endpoint},
+    )
+    assert result.returncode == 0, result.stderr
+    trace_id, span_id = result.stdout.split()
+    logs = otlp_receiver.wait_for_logs(lambda r: any(x["resource"].get("service.name") == "rated-svc" for x in r))
+    (record,) = [r for r in logs if r["resource"].get("service.name") == "rated-svc"]
+    assert record["event_name"] == "gen_ai.evaluation.result"
+    assert (record["trace_id"], record["span_id"]) == (trace_id, span_id)
+    assert "before telemetry was set up" not in result.stderr
+
+
+def test_without_an_endpoint_or_log_exporters_no_logger_provider_is_set():
+    # OTLP would only retry localhost for every batch: nothing is set, and feedback says so once
+    result = run_python(
+        """
+        from opentelemetry._logs import get_logger_provider
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        import otel_agentmon
+        otel_agentmon.configure(span_exporters=[InMemorySpanExporter()], metric_readers=[])
+        assert type(get_logger_provider()).__name__ == "ProxyLoggerProvider"
+        """ + _RATE_A_SPAN + """
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+    assert result.stderr.count("before telemetry was set up") == 1
+
+
+def test_a_logger_provider_the_app_set_is_kept():
+    result = run_python(
+        """
+        import logging
+        from opentelemetry._logs import get_logger_provider, set_logger_provider
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        import otel_agentmon
+        logging.basicConfig()
+        app_logs, ours = InMemoryLogRecordExporter(), InMemoryLogRecordExporter()
+        app_provider = LoggerProvider()
+        app_provider.add_log_record_processor(SimpleLogRecordProcessor(app_logs))
+        set_logger_provider(app_provider)
+        otel_agentmon.configure(span_exporters=[InMemorySpanExporter()], metric_readers=[], log_exporters=[ours])
+        assert get_logger_provider() is app_provider
+        """ + _RATE_A_SPAN + """
+        assert len(app_logs.get_finished_logs()) == 1 and not ours.get_finished_logs()
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+    assert "already set a LoggerProvider; the given log_exporters are not used" in result.stderr

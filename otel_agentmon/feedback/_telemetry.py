@@ -89,7 +89,8 @@ def record(rating: int, span_context: SpanContext | None, event_attributes: dict
         if missing:
             warn_once("unset", "otel-agentmon: feedback recorded before telemetry was set up; it is not exported "
                                "(no %s yet: run under opentelemetry-instrument, or set them up before calling "
-                               "otel_agentmon.feedback)", " or ".join(missing))
+                               "otel_agentmon.feedback; configure() sets a LoggerProvider when an OTLP endpoint is "
+                               "set or log_exporters= are given)", " or ".join(missing))
         # An explicit empty context when there is no span: the record must not borrow the
         # current span (the web request that delivered the feedback), which is not what is rated.
         span = NonRecordingSpan(span_context) if span_context is not None else trace.INVALID_SPAN
