@@ -142,8 +142,12 @@ def write_known(path: Path) -> list[Run]:
         recorder.rating(run.at + 30, rating, run.chat.context,
                         **{ga.RESPONSE_ID: f"chatcmpl-{run.index}", ga.USER_ID: run.user, am.APPLICATION: run.application})
     unstored = SpanContext(UNSTORED_TRACE, UNSTORED_SPAN, False, TraceFlags(1))
-    recorder.rating(UNSTORED_AT, 2, unstored, **{ga.REQUEST_MODEL: "gpt-4o", ga.PROVIDER_NAME: "openai"})
-    recorder.rating(UNLINKED_AT, 1, None, **{ga.RESPONSE_ID: "chatcmpl-unknown"})
+    # rated in the process that made the call (it knew the call's application, agent and user),
+    # the call's span exported elsewhere
+    recorder.rating(UNSTORED_AT, 2, unstored, **{ga.REQUEST_MODEL: "gpt-4o", ga.PROVIDER_NAME: "openai",
+                                                 am.APPLICATION: "bookings", ga.AGENT_NAME: "booker",
+                                                 ga.USER_ID: "user9"})
+    recorder.rating(UNLINKED_AT, 1, None, **{ga.RESPONSE_ID: "chatcmpl-unknown", ga.USER_ID: "user7"})
     recorder.close()
     return runs
 
@@ -193,14 +197,16 @@ def test_low_rated_interactions_carry_their_traces(known: tuple[str, list[Run]])
     unlinked, unstored, *rated = rows
     assert unlinked.time == pytest.approx(UNLINKED_AT) and unlinked.rating == 1
     assert (unlinked.trace_id, unlinked.span_id, unlinked.span_stored) == (None, None, False)
-    assert (unlinked.application, unlinked.agent, unlinked.user, unlinked.model) == (None, None, None, None)
+    assert (unlinked.application, unlinked.agent, unlinked.model) == (None, None, None)
+    assert unlinked.user == "user7"  # the user the feedback named
     assert unlinked.service == "svc"
 
     assert unstored.time == pytest.approx(UNSTORED_AT) and unstored.rating == 2
     assert unstored.trace_id == format(UNSTORED_TRACE, "032x") and unstored.span_id == format(UNSTORED_SPAN, "016x")
     assert unstored.span_stored is False
-    assert (unstored.application, unstored.agent, unstored.user) == (None, None, None)
-    assert (unstored.provider, unstored.model) == ("openai", "gpt-4o")  # from the rating's own attributes
+    # from the rating's own attributes
+    assert (unstored.application, unstored.agent, unstored.user) == ("bookings", "booker", "user9")
+    assert (unstored.provider, unstored.model) == ("openai", "gpt-4o")
 
     low_runs = [run for run in reversed(runs) if RATINGS[run.index] <= 2]
     assert [run.index for run in low_runs] == [18, 17, 15, 14, 11, 10, 7]

@@ -234,6 +234,59 @@ def test_log_exporter_keeps_evaluation_results(tmp_path):
                       "GROUP BY name ORDER BY name") == [("coherence", 1, 0.5), ("relevance", 1, 0.75)]
 
 
+def _rating(logs: LoggerProvider, score: float, **attributes) -> None:
+    logs.get_logger("app").emit(timestamp=(T0 + 60) * 1_000_000_000, event_name=ga.EVALUATION_RESULT_EVENT,
+                                attributes={ga.EVALUATION_NAME: "user_feedback", ga.EVALUATION_SCORE_VALUE: score,
+                                            **attributes})
+
+
+def _store_of_version_1(path: Path) -> None:
+    """A store as version 1 wrote it: evaluations without the columns version 2 added."""
+    StoreSpanExporter(path).export(spans([Call(T0)]))
+    logs = LoggerProvider()
+    logs.add_log_record_processor(SimpleLogRecordProcessor(StoreLogExporter(path)))
+    _rating(logs, 2.0)
+    logs.shutdown()
+    connection = sqlite3.connect(path, isolation_level=None)
+    for column in ("application", "agent_name", "user_id", "response_id"):
+        connection.execute(f"ALTER TABLE evaluations DROP COLUMN {column}")
+    connection.execute("PRAGMA user_version = 1")
+    connection.close()
+
+
+def test_ratings_keep_whom_they_are_about(tmp_path):
+    path = tmp_path / "s.db"
+    logs = LoggerProvider()
+    logs.add_log_record_processor(SimpleLogRecordProcessor(StoreLogExporter(path)))
+    _rating(logs, 1.0, **{am.APPLICATION: "trips", ga.AGENT_NAME: "planner", ga.USER_ID: "u-1",
+                          ga.RESPONSE_ID: "chatcmpl-1"})
+    _rating(logs, 5.0, **{am.APPLICATION: 7})  # not a string: left out
+    logs.shutdown()
+    assert rows(path, "SELECT score, application, agent_name, user_id, response_id FROM evaluations ORDER BY score") \
+        == [(1.0, "trips", "planner", "u-1", "chatcmpl-1"), (5.0, None, None, None, None)]
+
+
+def test_a_version_1_store_is_read_as_it_is_and_brought_up_to_date_by_a_writer(tmp_path):
+    path = tmp_path / "s.db"
+    _store_of_version_1(path)
+    # a reader may not change the file: the newer columns read as NULL
+    with StoreReader(path) as reader:
+        assert reader.query("SELECT score, application, user_id FROM evaluations") == [(2.0, None, None)]
+    assert rows(path, "PRAGMA user_version") == [(1,)]
+    # a writer migrates it as it opens it, keeping every row
+    logs = LoggerProvider()
+    logs.add_log_record_processor(SimpleLogRecordProcessor(StoreLogExporter(path)))
+    _rating(logs, 4.0, **{ga.USER_ID: "u-2", am.APPLICATION: "helpdesk"})
+    logs.shutdown()
+    assert rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(2,)]
+    assert rows(path, "SELECT score, application, user_id FROM evaluations ORDER BY score") == [
+        (2.0, None, None), (4.0, "helpdesk", "u-2")]
+    assert rows(path, "SELECT COUNT(*) FROM spans") == [(1,)]
+    assert rows(path, "SELECT SUM(count) FROM evaluation_rollup WHERE bucket_seconds = 3600") == [(2,)]
+    with StoreReader(path) as reader:
+        assert reader.query("SELECT COUNT(*) FROM evaluations WHERE user_id = 'u-2'") == [(1,)]
+
+
 # --- rollups ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

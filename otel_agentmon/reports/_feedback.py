@@ -12,7 +12,10 @@ call's span. Definitions:
   rows were pruned are counted in ``pruned`` and nowhere else.
 - a low-rated interaction's application, user and model are those of the rated span when the
   span is in the store; its agent is that of the nearest ``invoke_agent`` span above it (a
-  model call span names no agent). The service is the rating's own ``service.name``.
+  model call span names no agent). Otherwise (the span is another process's store, or was
+  pruned, or the rating is tied to no span) they are those the rating itself carries: the
+  process that recorded it knew the call by its response id. The service is the rating's own
+  ``service.name``.
 """
 
 from __future__ import annotations
@@ -116,18 +119,21 @@ def low_rated(reader: StoreReader, bounds: tuple[int, int], top: int) -> tuple[R
     if top <= 0:
         return ()
     rows = reader.query(
-        "SELECT e.time_ns, e.score, e.trace_id, e.span_id, e.service_name, s.rowid IS NOT NULL, s.application, "
-        "s.agent_name, s.user_id, COALESCE(s.provider, e.provider), "
-        "COALESCE(s.request_model, s.response_model, e.request_model), s.parent_span_id "
+        "SELECT e.time_ns, e.score, e.trace_id, e.span_id, e.service_name, s.rowid IS NOT NULL, "
+        "COALESCE(s.application, e.application), s.agent_name, COALESCE(s.user_id, e.user_id), "
+        "COALESCE(s.provider, e.provider), COALESCE(s.request_model, s.response_model, e.request_model), "
+        "s.parent_span_id, e.agent_name "
         "FROM evaluations e LEFT JOIN spans s ON s.rowid = (SELECT rowid FROM spans "
         "WHERE trace_id = e.trace_id AND span_id = e.span_id LIMIT 1) "
         "WHERE e.name = ? AND e.score <= ? AND e.time_ns >= ? AND e.time_ns < ? "
         "ORDER BY e.time_ns DESC LIMIT ?", (FEEDBACK_NAME, LOW_RATING_MAX, *bounds, top))
     out = []
     for (when, score, trace_id, span_id, service, stored, application, agent, user, provider, model,
-         parent) in rows:
+         parent, rated_agent) in rows:
         if stored and agent is None and parent is not None:
             agent = _agent_above(reader, trace_id, parent)
+        if agent is None:
+            agent = rated_agent
         out.append(RatedInteraction(when / NS, float(score), trace_id, span_id, bool(stored), service, application,
                                     agent, user, provider, model))
     return tuple(out)

@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - older SDKs
     from opentelemetry.sdk._logs.export import LogExporter as LogRecordExporter  # type: ignore[no-redef]
     from opentelemetry.sdk._logs.export import LogExportResult as LogRecordExportResult  # type: ignore[no-redef]
 
+from otel_agentmon.semconv import agentmon as am
 from otel_agentmon.semconv import gen_ai as ga
 from otel_agentmon.store import _rows
 from otel_agentmon.store._schema import (
@@ -226,6 +227,10 @@ def _evaluation_row(record: Any) -> tuple | None:
     label = attributes.get(ga.EVALUATION_SCORE_LABEL)
     model = attributes.get(ga.REQUEST_MODEL)
     provider = attributes.get(ga.PROVIDER_NAME)
+    application = attributes.get(am.APPLICATION)
+    agent = attributes.get(ga.AGENT_NAME)
+    user = attributes.get(ga.USER_ID)
+    response_id = attributes.get(ga.RESPONSE_ID)
     return (
         int(when),
         format(trace_id, "032x") if trace_id else None,
@@ -236,6 +241,10 @@ def _evaluation_row(record: Any) -> tuple | None:
         label if isinstance(label, str) else None,
         model if isinstance(model, str) else None,
         provider if isinstance(provider, str) else None,
+        application if isinstance(application, str) else None,
+        agent if isinstance(agent, str) else None,
+        user if isinstance(user, str) else None,
+        response_id if isinstance(response_id, str) else None,
     )
 
 

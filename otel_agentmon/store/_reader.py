@@ -21,6 +21,7 @@ from otel_agentmon.semconv import gen_ai as ga
 from otel_agentmon.store._rows import INFERENCE_OPERATIONS, KIND_AGENT, KIND_MODEL, KIND_TOOL
 from otel_agentmon.store._schema import (
     DAY,
+    EVALUATION_COLUMNS_V2,
     EVALUATION_MEASURES,
     HOUR,
     MEASURES,
@@ -166,6 +167,7 @@ class StoreReader:
         self.path = resolve_path(path)
         self._connection = open_reader(self.path)
         try:
+            self._stand_in_for_missing_columns()
             for statement in _RAW_VIEWS:
                 self._connection.execute(statement)
             pruned = meta_value(self._connection, META_PRUNED_BEFORE)
@@ -173,6 +175,16 @@ class StoreReader:
             self._connection.close()
             raise describe(self.path, exc) from None
         self.pruned_before = float(pruned) if pruned else 0.0
+
+    def _stand_in_for_missing_columns(self) -> None:
+        # A store no writer has opened since an upgrade keeps its older schema (a reader may not
+        # change it): a temporary view of the same name, which SQLite resolves before the
+        # table, shows the newer columns as NULL, so every query reads both versions alike.
+        present = {row[1] for row in self._connection.execute("PRAGMA main.table_info(evaluations)")}
+        missing = [column for column in EVALUATION_COLUMNS_V2 if column not in present]
+        if missing:
+            nulls = ", ".join(f"NULL AS {column}" for column in missing)
+            self._connection.execute(f"CREATE TEMP VIEW evaluations AS SELECT *, {nulls} FROM main.evaluations")
 
     def close(self) -> None:
         self._connection.close()

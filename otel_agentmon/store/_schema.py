@@ -4,7 +4,8 @@ One file, WAL journal: readers never wait for the writer, and writer processes t
 under a busy timeout. Every export batch is one transaction that adds the raw rows and
 updates the rollups, so the rollups always add up to what was stored.
 
-Tables (``PRAGMA user_version`` = ``SCHEMA_VERSION``):
+Tables (``PRAGMA user_version`` = ``SCHEMA_VERSION``; a writer brings an older store up to
+date as it opens it, see ``MIGRATIONS``):
 
 ``spans``
     one row per GenAI span (inference, invoke_agent, execute_tool, invoke_workflow).
@@ -41,7 +42,7 @@ from typing import Any, Final, Mapping, Sequence
 
 from otel_agentmon._settings import AGENTMON_STORE_PATH
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 APPLICATION_ID: Final = 0x41474D4E  # "AGMN": marks the file as an otel-agentmon store
 
 HOUR: Final = 3600
@@ -81,7 +82,11 @@ SPAN_COLUMNS: Final = (
 )
 EVALUATION_COLUMNS: Final = (
     "time_ns", "trace_id", "span_id", "service_name", "name", "score", "label", "request_model", "provider",
+    "application", "agent_name", "user_id", "response_id",
 )
+# Columns added to evaluations by schema version 2: whom a rating is about even when the rated
+# span is not in the store (another process's, or pruned). NULL in rows stored before.
+EVALUATION_COLUMNS_V2: Final = ("application", "agent_name", "user_id", "response_id")
 
 
 def _measure_columns(measures: tuple[str, ...]) -> str:
@@ -143,7 +148,11 @@ CREATE TABLE IF NOT EXISTS evaluations (
     score REAL NOT NULL,               -- gen_ai.evaluation.score.value
     label TEXT,                        -- gen_ai.evaluation.score.label
     request_model TEXT,
-    provider TEXT
+    provider TEXT,
+    application TEXT,                  -- agentmon.application, as the event carries it
+    agent_name TEXT,                   -- gen_ai.agent.name
+    user_id TEXT,                      -- user.id
+    response_id TEXT                   -- gen_ai.response.id
 )"""
 
 SCHEMA: Final = (
@@ -158,6 +167,10 @@ SCHEMA: Final = (
     _rollup_ddl("evaluation_rollup", EVALUATION_DIMENSIONS, EVALUATION_MEASURES),
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
 )
+# Statements that bring a store of version N - 1 to version N, by N.
+MIGRATIONS: Final = {
+    2: tuple(f"ALTER TABLE evaluations ADD COLUMN {column} TEXT" for column in EVALUATION_COLUMNS_V2),
+}
 TABLES: Final = ("spans", "evaluations", "usage_rollup", "owner_rollup", "latency_rollup", "evaluation_rollup", "meta")
 
 
@@ -261,6 +274,10 @@ def _prepare_writer(connection: sqlite3.Connection, path: str) -> None:
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         else:
             _check_schema(connection, path)
+            for target in range(version + 1, SCHEMA_VERSION + 1):  # in the same transaction: all or nothing
+                for statement in MIGRATIONS[target]:
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version={target}")
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
