@@ -38,7 +38,7 @@ _HISTOGRAMS = {
 def _histograms(provider: Any) -> dict[str, CappedHistogram]:
     meter = provider.get_meter(SCOPE, _VERSION)
     return {
-        operation: capped_histogram(meter, name, unit=m.UNIT_SECONDS, description=description,
+        operation: capped_histogram(meter, name, provider, unit=m.UNIT_SECONDS, description=description,
                                           explicit_bucket_boundaries_advisory=list(buckets))
         for operation, (name, description, buckets) in _HISTOGRAMS.items()
     }

@@ -8,6 +8,11 @@ which the Python SDK does not implement yet; this module applies it in front of 
 with the specification's behaviour: once ``limit - 1`` distinct attribute sets have been
 recorded, measurements with any further set go to one overflow series whose only attribute is
 ``otel.metric.overflow=true``. Sums and counts stay whole; only their breakdown is lost.
+
+The attribute sets are counted per metric name and MeterProvider, shared by the
+instrumentation scopes that record the metric (the openai and anthropic instrumentors both
+record ``gen_ai.client.operation.duration``): the bound is then one per metric, whichever
+instrumentors run, and each scope that overflows has its own overflow series.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from typing import Any, Mapping, Optional
 
-from opentelemetry.metrics import Counter, Histogram, Meter
+from opentelemetry import metrics
+from opentelemetry.metrics import Counter, Histogram, Meter, MeterProvider
 from opentelemetry.util.types import Attributes
 
 from otel_agentmon.semconv import metrics as m
@@ -59,7 +66,7 @@ def _limit_or_default() -> int:
 
 
 class AttributeSets:
-    """The distinct attribute sets one instrument has recorded, at most ``limit - 1`` of them."""
+    """The distinct attribute sets one metric has recorded, at most ``limit - 1`` of them."""
 
     __slots__ = ("_seen", "_room", "_lock", "_metric", "_overflowed")
 
@@ -85,10 +92,28 @@ class AttributeSets:
             self._overflowed = True
         if first:
             _logger.warning(
-                "otel-agentmon: %s reached its cardinality limit of %d attribute sets; further "
+                "otel-agentmon: metric %s reached its cardinality limit of %d attribute sets; further "
                 "sets are recorded with %s=true (raise %s to keep more)",
                 self._metric, self._room + 1, m.METRIC_OVERFLOW, AGENTMON_METRICS_CARDINALITY_LIMIT)
         return _OVERFLOW
+
+
+_shared: "weakref.WeakKeyDictionary[Any, dict[str, AttributeSets]]" = weakref.WeakKeyDictionary()
+_shared_lock = threading.Lock()
+
+
+def shared_attribute_sets(metric: str, meter_provider: MeterProvider | None = None) -> AttributeSets:
+    """The AttributeSets of ``metric`` under ``meter_provider`` (None: the global one), made
+    (reading AGENTMON_METRICS_CARDINALITY_LIMIT) by the first instrument of that name."""
+    provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+    with _shared_lock:
+        by_name = _shared.get(provider)
+        if by_name is None:
+            by_name = _shared[provider] = {}
+        sets = by_name.get(metric)
+        if sets is None:
+            sets = by_name[metric] = AttributeSets(metric)
+        return sets
 
 
 class CappedHistogram:
@@ -96,9 +121,9 @@ class CappedHistogram:
 
     __slots__ = ("_histogram", "_sets")
 
-    def __init__(self, histogram: Histogram, metric: str, limit: Optional[int] = None) -> None:
+    def __init__(self, histogram: Histogram, sets: AttributeSets) -> None:
         self._histogram = histogram
-        self._sets = AttributeSets(metric, limit)
+        self._sets = sets
 
     def record(self, amount: float, attributes: Attributes = None, context: Any = None) -> None:
         self._histogram.record(amount, self._sets.bounded(attributes), context)
@@ -109,19 +134,23 @@ class CappedCounter:
 
     __slots__ = ("_counter", "_sets")
 
-    def __init__(self, counter: Counter, metric: str, limit: Optional[int] = None) -> None:
+    def __init__(self, counter: Counter, sets: AttributeSets) -> None:
         self._counter = counter
-        self._sets = AttributeSets(metric, limit)
+        self._sets = sets
 
     def add(self, amount: float, attributes: Attributes = None, context: Any = None) -> None:
         self._counter.add(amount, self._sets.bounded(attributes), context)
 
 
-def capped_histogram(meter: Meter, name: str, **kwargs: Any) -> CappedHistogram:
-    """``meter.create_histogram(name, **kwargs)`` with its attribute sets capped."""
-    return CappedHistogram(meter.create_histogram(name, **kwargs), name)
+def capped_histogram(meter: Meter, name: str, meter_provider: MeterProvider | None = None,
+                     **kwargs: Any) -> CappedHistogram:
+    """``meter.create_histogram(name, **kwargs)`` with its attribute sets capped;
+    ``meter_provider`` is the one ``meter`` came from (None: the global one)."""
+    return CappedHistogram(meter.create_histogram(name, **kwargs), shared_attribute_sets(name, meter_provider))
 
 
-def capped_counter(meter: Meter, name: str, **kwargs: Any) -> CappedCounter:
-    """``meter.create_counter(name, **kwargs)`` with its attribute sets capped."""
-    return CappedCounter(meter.create_counter(name, **kwargs), name)
+def capped_counter(meter: Meter, name: str, meter_provider: MeterProvider | None = None,
+                   **kwargs: Any) -> CappedCounter:
+    """``meter.create_counter(name, **kwargs)`` with its attribute sets capped;
+    ``meter_provider`` is the one ``meter`` came from (None: the global one)."""
+    return CappedCounter(meter.create_counter(name, **kwargs), shared_attribute_sets(name, meter_provider))

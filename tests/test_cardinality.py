@@ -10,6 +10,7 @@ import logging
 import random
 import threading
 
+import anthropic
 import openai
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -196,10 +197,34 @@ def test_label_combinations_are_capped_per_instrument_with_one_overflow_series(m
     assert all("AGENTMON_METRICS_CARDINALITY_LIMIT" in w for w in warnings)
 
 
+def test_the_openai_and_anthropic_instrumentors_share_one_cap_per_metric(monkeypatch, provider_server):
+    monkeypatch.setenv(_cardinality.AGENTMON_METRICS_CARDINALITY_LIMIT, "10")
+    telemetry = instrument()
+    try:
+        provider_server.clear()
+        openai_client = openai.OpenAI(base_url=provider_server.openai_base_url, api_key="sk-test", max_retries=0,
+                                      timeout=5)
+        anthropic_client = anthropic.Anthropic(base_url=provider_server.anthropic_base_url, api_key="sk-test",
+                                               max_retries=0, timeout=5)
+        for i in range(8):
+            with attribution(department=f"dept-{i}"):
+                openai_client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+                anthropic_client.messages.create(model="claude-haiku-4-5", max_tokens=32, messages=USER)
+        durations = telemetry.metric_points(m.CLIENT_OPERATION_DURATION)
+    finally:
+        uninstrument()
+    own = [p for p in durations if dict(p.attributes) != OVERFLOW]
+    overflow = [p for p in durations if dict(p.attributes) == OVERFLOW]
+    assert len(own) == 9  # limit - 1 sets between the two instrumentation scopes
+    assert {p.attributes[ga.PROVIDER_NAME] for p in own} == {"openai", "anthropic"}
+    assert 1 <= len(overflow) <= 2  # one overflow series per scope that overflowed
+    assert sum(p.count for p in durations) == 16
+
+
 def test_the_cap_is_exact_under_concurrent_recording(caplog):
     reader = InMemoryMetricReader()
     meter = MeterProvider(metric_readers=[reader]).get_meter("t")
-    counter = _cardinality.CappedCounter(meter.create_counter("t.count"), "t.count", limit=50)
+    counter = _cardinality.CappedCounter(meter.create_counter("t.count"), _cardinality.AttributeSets("t.count", 50))
     barrier = threading.Barrier(8)
 
     def record(worker: int) -> None:

@@ -65,7 +65,7 @@ class EventEmitter:
         self._logger_provider = logger_provider
         meter = metrics.get_meter(sb.INSTRUMENTATION_SCOPE, meter_provider=meter_provider)
         self._counter = capped_counter(
-            meter, sm.BUDGET_EVENTS, unit=sm.UNIT_EVENTS,
+            meter, sm.BUDGET_EVENTS, meter_provider, unit=sm.UNIT_EVENTS,
             description="Budget threshold events (80% warning, 100% critical) by scope, period and level.",
         )
 

@@ -52,7 +52,7 @@ class EvaluationTelemetry:
         self.logger_provider: LoggerProvider | None = None
         meter = metrics.get_meter(SCOPE, __version__, meter_provider)
         self.score = capped_histogram(
-            meter, m.QUALITY_SCORE, unit=m.UNIT_SCORE,
+            meter, m.QUALITY_SCORE, meter_provider, unit=m.UNIT_SCORE,
             description="Quality scores given by the evaluators to sampled model calls, from 0 (bad) to 1 (good).",
             explicit_bucket_boundaries_advisory=list(m.QUALITY_SCORE_BUCKETS),
         )
@@ -61,7 +61,7 @@ class EvaluationTelemetry:
             description="Evaluations not run because the evaluation queue was full.",
         )
         self.errors = capped_counter(
-            meter, m.EVALUATION_ERRORS, unit=m.UNIT_ERRORS,
+            meter, m.EVALUATION_ERRORS, meter_provider, unit=m.UNIT_ERRORS,
             description="Evaluator calls that raised or returned something that is not a score.",
         )
         meter.create_observable_gauge(

@@ -57,7 +57,7 @@ def _histogram() -> CappedHistogram:
         histogram = _histograms.get(provider)
         if histogram is None:
             histogram = _histograms[provider] = capped_histogram(
-                metrics.get_meter(SCOPE, _version(), provider), m.FEEDBACK_RATING, unit=m.UNIT_RATING,
+                metrics.get_meter(SCOPE, _version(), provider), m.FEEDBACK_RATING, provider, unit=m.UNIT_RATING,
                 description="Ratings users gave to answers, from 1 (bad) to 5 (good); a thumbs down is 1, a thumbs up 5.",
                 explicit_bucket_boundaries_advisory=list(m.FEEDBACK_RATING_BUCKETS),
             )

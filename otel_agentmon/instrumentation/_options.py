@@ -42,7 +42,8 @@ class InstrumentationOptions:
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], scope: str = _SCOPE) -> "InstrumentationOptions":
         tracer = trace.get_tracer(scope, __version__, kwargs.get("tracer_provider"))
-        meter = metrics.get_meter(scope, __version__, kwargs.get("meter_provider"))
+        meter_provider = kwargs.get("meter_provider")
+        meter = metrics.get_meter(scope, __version__, meter_provider)
         capture = kwargs.get("capture_content")
         if capture is None:
             capture = _env_flag(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, False, parse_capture_content)
@@ -50,4 +51,4 @@ class InstrumentationOptions:
         if stream_usage is None:
             stream_usage = _env_flag(AGENTMON_OPENAI_STREAM_USAGE, True,
                                      lambda raw: parse_bool(AGENTMON_OPENAI_STREAM_USAGE, raw))
-        return cls(tracer, Instruments(meter), bool(capture), bool(stream_usage))
+        return cls(tracer, Instruments(meter, meter_provider), bool(capture), bool(stream_usage))

@@ -137,13 +137,13 @@ class Telemetry:
         agent_buckets = list(m.INVOKE_AGENT_DURATION_BUCKETS)
         self._histograms = {
             _Operation.INVOKE_AGENT: capped_histogram(
-                meter, m.INVOKE_AGENT_DURATION, unit=m.UNIT_SECONDS, description="GenAI agent invocation duration.",
+                meter, m.INVOKE_AGENT_DURATION, meter_provider, unit=m.UNIT_SECONDS, description="GenAI agent invocation duration.",
                 explicit_bucket_boundaries_advisory=agent_buckets),
             _Operation.EXECUTE_TOOL: capped_histogram(
-                meter, m.EXECUTE_TOOL_DURATION, unit=m.UNIT_SECONDS, description="GenAI tool execution duration.",
+                meter, m.EXECUTE_TOOL_DURATION, meter_provider, unit=m.UNIT_SECONDS, description="GenAI tool execution duration.",
                 explicit_bucket_boundaries_advisory=list(m.DURATION_BUCKETS)),
             _Operation.INVOKE_WORKFLOW: capped_histogram(
-                meter, m.WORKFLOW_DURATION, unit=m.UNIT_SECONDS, description="GenAI workflow duration.",
+                meter, m.WORKFLOW_DURATION, meter_provider, unit=m.UNIT_SECONDS, description="GenAI workflow duration.",
                 explicit_bucket_boundaries_advisory=agent_buckets),
         }
         # model calls reported by the integration get the same spans and client metrics as the
