@@ -28,7 +28,8 @@ connections) caught as an application would; a rotating ``attribution(...)`` ove
 in 150 departments and 4 applications, and 2% of openai calls to a department's own fine-tuned
 model (150 names), above the metric label caps (1,000 users on ``agentmon.cost`` with
 ``AGENTMON_METRICS_USER_ID=true``, which this bench turns on; 100 departments; 100 models) on
-purpose.
+purpose, and with far more label combinations than the cardinality limit of each metric
+(``AGENTMON_METRICS_CARDINALITY_LIMIT``, 2,000 attribute sets), which is what bounds them.
 
 Threshold: growth after warm-up (RSS at the end minus RSS at the end of warm-up) of at most
 10 MB or 5% of the warm-up RSS, whichever is larger. Over the 900,000 calls after warm-up of the
