@@ -271,7 +271,7 @@ def test_ratings_alone_are_no_quality_scores(tmp_path: Path) -> None:
     assert report.feedback is not None and report.feedback.count == 30 and report.feedback.low == 30
 
 
-def test_pruned_ratings_stay_in_the_count_and_mean(known: tuple[str, list[Run]], tmp_path: Path) -> None:
+def test_pruned_ratings_stay_in_the_count_mean_and_distribution(known: tuple[str, list[Run]], tmp_path: Path) -> None:
     source, runs = known
     path = tmp_path / "pruned.db"
     path.write_bytes(Path(source).read_bytes())
@@ -283,11 +283,44 @@ def test_pruned_ratings_stay_in_the_count_and_mean(known: tuple[str, list[Run]],
     f = report.feedback
     assert f is not None and before is not None
     assert (f.count, f.mean) == (before.count, pytest.approx(before.mean))
-    assert f.pruned == 10 and sum(r.count for r in f.distribution) == 12
-    assert [(r.rating, r.count) for r in f.distribution] == [(1, 4), (2, 4), (3, 2), (4, 1), (5, 1)]
+    # the distribution and the low ratings come from the rating rollups: pruned days count
+    assert f.pruned == 0 and f.distribution == before.distribution and f.low == before.low == 9
+    # the interactions need raw rows: run 7's low rating was pruned
+    assert [x.trace_id for x in f.low_rated][2:] == [runs[i].trace_id for i in (18, 17, 15, 14, 11, 10)]
+    assert "the 8 most recent of 9" in render_table(report)
+
+
+def test_ratings_pruned_before_the_rating_rollups_are_said_apart(known: tuple[str, list[Run]], tmp_path: Path) -> None:
+    """A store of schema version 1, pruned, then brought up to date: the ratings pruned before
+    have no whole star, so the distribution counts the others and says so."""
+    import sqlite3
+
+    source, _ = known
+    path = tmp_path / "v1.db"
+    path.write_bytes(Path(source).read_bytes())
+    connection = sqlite3.connect(path, isolation_level=None)
+    for column in ("application", "agent_name", "user_id", "response_id"):
+        connection.execute(f"ALTER TABLE evaluations DROP COLUMN {column}")
+    connection.execute("DROP TABLE rating_rollup")
+    connection.execute("PRAGMA user_version = 1")
+    connection.close()
+    # pruned as version 1 did it: the raw rows before the cutoff go, the rollups keep them
+    cutoff = RUNS_AT + 10 * 120
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("DELETE FROM evaluations WHERE time_ns < ?", (cutoff * 10**9,))
+    connection.execute("INSERT INTO meta (key, value) VALUES ('pruned_before', ?)", (repr(float(cutoff)),))
+    connection.close()
+    before_migration = build_report(str(path), now=NOW, budgets=None).feedback  # read as it is
+    prune(path, NOW - RUNS_AT, now=NOW)  # an earlier cutoff: deletes nothing, brings the store up to date
+    report = build_report(str(path), now=NOW, budgets=None)
+    f = report.feedback
+    assert f is not None and before_migration is not None
+    assert f.count == before_migration.count == 22  # from the evaluation rollups
+    assert f.pruned == before_migration.pruned == 10
+    assert f.distribution == before_migration.distribution
     assert [(r.rating, r.count) for r in f.distribution] == sorted(Counter(all_ratings()[10:]).items())
-    assert f.low == 8 and [x.trace_id for x in f.low_rated][2:] == [runs[i].trace_id for i in (18, 17, 15, 14, 11, 10)]
-    assert "10 ratings were pruned" in render_table(report)
+    assert f.low == 8
+    assert "10 ratings were pruned before the store counted ratings by star" in render_table(report)
 
 
 def test_ratings_from_the_feedback_api_reach_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -241,7 +241,8 @@ def _rating(logs: LoggerProvider, score: float, **attributes) -> None:
 
 
 def _store_of_version_1(path: Path) -> None:
-    """A store as version 1 wrote it: evaluations without the columns version 2 added."""
+    """A store as version 1 wrote it: evaluations without the columns version 2 added, and no
+    rating_rollup."""
     StoreSpanExporter(path).export(spans([Call(T0)]))
     logs = LoggerProvider()
     logs.add_log_record_processor(SimpleLogRecordProcessor(StoreLogExporter(path)))
@@ -250,6 +251,7 @@ def _store_of_version_1(path: Path) -> None:
     connection = sqlite3.connect(path, isolation_level=None)
     for column in ("application", "agent_name", "user_id", "response_id"):
         connection.execute(f"ALTER TABLE evaluations DROP COLUMN {column}")
+    connection.execute("DROP TABLE rating_rollup")
     connection.execute("PRAGMA user_version = 1")
     connection.close()
 
@@ -272,6 +274,8 @@ def test_a_version_1_store_is_read_as_it_is_and_brought_up_to_date_by_a_writer(t
     # a reader may not change the file: the newer columns read as NULL
     with StoreReader(path) as reader:
         assert reader.query("SELECT score, application, user_id FROM evaluations") == [(2.0, None, None)]
+        assert reader.query("SELECT bucket_seconds, rating, count FROM rating_rollup ORDER BY 1") == [
+            (3600, 2, 1), (86400, 2, 1)]  # computed from the raw rows
     assert rows(path, "PRAGMA user_version") == [(1,)]
     # a writer migrates it as it opens it, keeping every row
     logs = LoggerProvider()
@@ -283,6 +287,9 @@ def test_a_version_1_store_is_read_as_it_is_and_brought_up_to_date_by_a_writer(t
         (2.0, None, None), (4.0, "helpdesk", "u-2")]
     assert rows(path, "SELECT COUNT(*) FROM spans") == [(1,)]
     assert rows(path, "SELECT SUM(count) FROM evaluation_rollup WHERE bucket_seconds = 3600") == [(2,)]
+    # the rating already stored raw is counted by star, with the new one
+    assert rows(path, "SELECT bucket_seconds, rating, count FROM rating_rollup ORDER BY 1, 2") == [
+        (3600, 2, 1), (3600, 4, 1), (86400, 2, 1), (86400, 4, 1)]
     with StoreReader(path) as reader:
         assert reader.query("SELECT COUNT(*) FROM evaluations WHERE user_id = 'u-2'") == [(1,)]
 

@@ -7,9 +7,11 @@ call's span. Definitions:
 - *ratings*, *mean* and the *trend* (the mean of the period's second half minus that of its
   first half, the halves of the quality section) come from the evaluation rollups, so they
   cover the whole period, pruned days included.
-- the *distribution* (ratings per whole star, 1 to 5), the *low* ratings (at most
-  ``LOW_RATING_MAX``, 2) and the *low-rated interactions* need raw rows: ratings whose raw
-  rows were pruned are counted in ``pruned`` and nowhere else.
+- the *distribution* (ratings per whole star, 1 to 5) and the *low* ratings (at most
+  ``LOW_RATING_MAX``, 2) come from the rating rollups, so they cover pruned days too, except
+  ratings pruned before the store kept rating rollups (schema version 2): those are counted in
+  ``pruned`` and nowhere else.
+- the *low-rated interactions* need raw rows: only those still stored are listed.
 - a low-rated interaction's application, user and model are those of the rated span when the
   span is in the store; its agent is that of the nearest ``invoke_agent`` span above it (a
   model call span names no agent). Otherwise (the span is another process's store, or was
@@ -27,7 +29,7 @@ from otel_agentmon.reports import _format as fmt
 from otel_agentmon.reports._halves import evaluation_halves
 from otel_agentmon.semconv import gen_ai as ga
 from otel_agentmon.semconv import metrics as sm
-from otel_agentmon.store._reader import NS, StoreReader
+from otel_agentmon.store._reader import NS, RATING, StoreReader
 
 FEEDBACK_NAME = sm.FEEDBACK_EVALUATION_NAME
 LOW_RATING_MAX = sm.LOW_RATING_MAX
@@ -72,7 +74,7 @@ class Feedback:
     distribution: tuple[RatingCount, ...]  # ratings 1 to 5, from raw rows
     low: int  # ratings <= LOW_RATING_MAX, from raw rows
     low_share: float | None  # of the ratings in the distribution
-    pruned: int  # ratings of the period whose raw rows were pruned (not in the three above)
+    pruned: int  # ratings of the period in no rating rollup (pruned before schema version 2): not in the above
     low_rated: tuple[RatedInteraction, ...]  # the most recent low ratings first, at most ``top``
 
 
@@ -96,13 +98,9 @@ def build_feedback(reader: StoreReader, start: float, middle: float, stop: float
     plan = reader.plan(start, stop)
     bounds = (int(plan.since * NS), int(plan.until * NS))
     stars = {rating: 0 for rating in RATINGS}
-    for star, n in reader.query(
-            "SELECT CAST(ROUND(score) AS INTEGER), COUNT(*) FROM evaluations "
-            "WHERE name = ? AND time_ns >= ? AND time_ns < ? GROUP BY 1", (FEEDBACK_NAME, *bounds)):
-        star = min(RATINGS[-1], max(RATINGS[0], int(star)))
-        stars[star] += n
-    (low,) = reader.query("SELECT COUNT(*) FROM evaluations WHERE name = ? AND score <= ? AND time_ns >= ? "
-                          "AND time_ns < ?", (FEEDBACK_NAME, LOW_RATING_MAX, *bounds))[0]
+    for (star,), (n,) in reader.totals(RATING, ("rating",), plan).items():
+        stars[int(star)] += int(n)
+    low = sum(n for star, n in stars.items() if star <= LOW_RATING_MAX)
     rated = sum(stars.values())
     return Feedback(
         count=halves.count, mean=halves.mean,
@@ -200,8 +198,8 @@ def render_lines(f: Feedback | None) -> list[str]:
     out = ["", "User feedback (ratings 1 to 5; trend: second half of the period minus first half)"]
     out += fmt.table(SUMMARY_HEADER, [summary_row(f)], right=[True] * len(SUMMARY_HEADER))
     if f.pruned:
-        out.append(f"  {fmt.count(f.pruned)} ratings were pruned: the figures below count the "
-                   f"{fmt.count(f.count - f.pruned)} still stored")
+        out.append(f"  {fmt.count(f.pruned)} ratings were pruned before the store counted ratings by star: "
+                   f"the figures below count the {fmt.count(f.count - f.pruned)} others")
     out.append("")
     out += fmt.table(DISTRIBUTION_HEADER, distribution_rows(f))
     if f.low_rated:

@@ -28,6 +28,7 @@ from otel_agentmon.store._schema import (
     LATENCY_DIMENSIONS,
     MEASURES,
     OWNER_DIMENSIONS,
+    RATING_DIMENSIONS,
     SPAN_COLUMNS,
     USAGE_DIMENSIONS,
     StoreError,
@@ -58,6 +59,7 @@ _UPSERT_USAGE = _upsert("usage_rollup", USAGE_DIMENSIONS, MEASURES)
 _UPSERT_OWNER = _upsert("owner_rollup", OWNER_DIMENSIONS, MEASURES)
 _UPSERT_LATENCY = _upsert("latency_rollup", LATENCY_DIMENSIONS, ("count",))
 _UPSERT_EVALUATION = _upsert("evaluation_rollup", EVALUATION_DIMENSIONS, EVALUATION_MEASURES)
+_UPSERT_RATING = _upsert("rating_rollup", RATING_DIMENSIONS, ("count",))
 
 
 class _Writer:
@@ -269,10 +271,12 @@ class StoreLogExporter(LogRecordExporter):
         if not rows:
             return LogRecordExportResult.SUCCESS
         rollup = _rows.evaluation_rollup_rows(rows)
+        ratings = _rows.rating_rollup_rows(rows)
 
         def work(connection: sqlite3.Connection) -> None:
             connection.executemany(_INSERT_EVALUATION, rows)
             connection.executemany(_UPSERT_EVALUATION, rollup)
+            connection.executemany(_UPSERT_RATING, ratings)
 
         return LogRecordExportResult.SUCCESS if self._writer.write(work) else LogRecordExportResult.FAILURE
 

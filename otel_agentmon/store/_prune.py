@@ -19,7 +19,7 @@ from otel_agentmon.store._schema import (
     resolve_path,
 )
 
-_ROLLUPS = ("usage_rollup", "owner_rollup", "latency_rollup", "evaluation_rollup")
+_ROLLUPS = ("usage_rollup", "owner_rollup", "latency_rollup", "evaluation_rollup", "rating_rollup")
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,12 @@ from otel_agentmon.store._schema import (
     DAY,
     EVALUATION_COLUMNS_V2,
     EVALUATION_MEASURES,
+    FEEDBACK_NAME,
     HOUR,
     MEASURES,
     META_PRUNED_BEFORE,
+    RATING_ROLLUP_OF_RAW_ROWS,
+    WHOLE_STAR_SQL,
     StoreError,
     add_measures,
     describe,
@@ -80,6 +83,8 @@ _RAW_VIEWS = (
       FROM spans) WHERE kind IS NOT NULL""",
     """CREATE TEMP VIEW raw_evaluation AS SELECT time_ns AS t, COALESCE(service_name, '') AS service,
         name, 1 AS count, score AS score_sum FROM evaluations""",
+    f"""CREATE TEMP VIEW raw_rating AS SELECT time_ns AS t, COALESCE(service_name, '') AS service,
+        {WHOLE_STAR_SQL} AS rating, 1 AS count FROM evaluations WHERE name = '{FEEDBACK_NAME}'""",
 )
 
 
@@ -96,6 +101,7 @@ USAGE = Fact("usage_rollup", "raw_usage", MEASURES)
 OWNER = Fact("owner_rollup", "raw_owner", MEASURES)
 LATENCY = Fact("latency_rollup", "raw_latency", ("count",))
 EVALUATION = Fact("evaluation_rollup", "raw_evaluation", EVALUATION_MEASURES)
+RATING = Fact("rating_rollup", "raw_rating", ("count",))
 
 
 @dataclass(frozen=True)
@@ -185,6 +191,10 @@ class StoreReader:
         if missing:
             nulls = ", ".join(f"NULL AS {column}" for column in missing)
             self._connection.execute(f"CREATE TEMP VIEW evaluations AS SELECT *, {nulls} FROM main.evaluations")
+        tables = {row[0] for row in self._connection.execute("SELECT name FROM main.sqlite_master")}
+        if "rating_rollup" not in tables:  # computed from the raw rows, as the migration would
+            self._connection.execute("CREATE TEMP VIEW rating_rollup AS "
+                                     + RATING_ROLLUP_OF_RAW_ROWS.format(evaluations="main.evaluations"))
 
     def close(self) -> None:
         self._connection.close()
@@ -335,4 +345,4 @@ def inference_condition() -> str:
     return f"operation IN ({_INFERENCE_SQL})"
 
 
-__all__ = ["StoreReader", "StoreError", "Plan", "Segment", "plan_period", "USAGE", "OWNER", "LATENCY", "EVALUATION"]
+__all__ = ["StoreReader", "StoreError", "Plan", "Segment", "plan_period", "USAGE", "OWNER", "LATENCY", "EVALUATION", "RATING"]

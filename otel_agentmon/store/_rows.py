@@ -20,11 +20,13 @@ from otel_agentmon.store._schema import (
     DAY,
     DURATION_S,
     ERRORS,
+    FEEDBACK_NAME,
     HOUR,
     INPUT_TOKENS,
     MEASURES,
     OUTPUT_TOKENS,
     PRICED_CALLS,
+    RATINGS,
     REASONING_TOKENS,
     UNPRICED_CALLS,
     add_measures,
@@ -282,3 +284,22 @@ def evaluation_rollup_rows(rows: Iterable[Sequence[Any]]) -> list[tuple]:
                 total[0] += 1
                 total[1] += row[5]
     return [(*key, *value) for key, value in totals.items()]
+
+
+def whole_star(score: float) -> int:
+    """A rating's whole star, 1 to 5: halves round up, as SQLite's ROUND does (WHOLE_STAR_SQL)."""
+    return min(RATINGS[-1], max(RATINGS[0], math.floor(score + 0.5)))
+
+
+def rating_rollup_rows(rows: Iterable[Sequence[Any]]) -> list[tuple]:
+    """rating_rollup rows for the user feedback among evaluation rows (EVALUATION_COLUMNS order)."""
+    totals: dict[tuple, int] = {}
+    for row in rows:
+        if row[4] != FEEDBACK_NAME:
+            continue
+        seconds = row[0] // 1_000_000_000
+        star = whole_star(row[5])
+        for width in (HOUR, DAY):
+            key = (width, seconds // width * width, row[3] or "", star)
+            totals[key] = totals.get(key, 0) + 1
+    return [(*key, count) for key, count in totals.items()]

@@ -22,6 +22,9 @@ date as it opens it, see ``MIGRATIONS``):
     bucket: percentiles.
 ``evaluation_rollup``
     evaluation count and score sum by time bucket, service and evaluation name.
+``rating_rollup``
+    user feedback ratings (evaluations named ``user_feedback``) counted by time bucket, service
+    and rating (the score rounded to a whole star, 1 to 5): the distribution over pruned days.
 ``meta``
     key/value: ``pruned_before`` (unix seconds; raw rows before it were pruned).
 
@@ -41,6 +44,7 @@ from pathlib import Path
 from typing import Any, Final, Mapping, Sequence
 
 from otel_agentmon._settings import AGENTMON_STORE_PATH
+from otel_agentmon.semconv import metrics as sm
 
 SCHEMA_VERSION: Final = 2
 APPLICATION_ID: Final = 0x41474D4E  # "AGMN": marks the file as an otel-agentmon store
@@ -71,6 +75,12 @@ OWNER_DIMENSIONS: Final = ("service", "application", "department", "user_id")
 LATENCY_DIMENSIONS: Final = ("kind", "name", "bucket")
 EVALUATION_DIMENSIONS: Final = ("service", "name")
 EVALUATION_MEASURES: Final = ("count", "score_sum")
+RATING_DIMENSIONS: Final = ("service", "rating")
+FEEDBACK_NAME: Final = sm.FEEDBACK_EVALUATION_NAME  # the evaluations rating_rollup counts
+RATINGS: Final = (1, 2, 3, 4, 5)
+# A rating's whole star in SQL, as _rows.whole_star does it in Python: SQLite's ROUND rounds
+# halves away from zero; clamped to the scale.
+WHOLE_STAR_SQL: Final = "MIN(5, MAX(1, CAST(ROUND(score) AS INTEGER)))"
 
 SPAN_COLUMNS: Final = (
     "trace_id", "span_id", "parent_span_id", "name", "operation", "start_ns", "end_ns", "duration_s",
@@ -95,7 +105,7 @@ def _measure_columns(measures: tuple[str, ...]) -> str:
 
 
 def _rollup_ddl(table: str, dimensions: tuple[str, ...], measures: tuple[str, ...]) -> str:
-    dims = ",\n    ".join(f"{d} {'INTEGER' if d == 'bucket' else 'TEXT'} NOT NULL" for d in dimensions)
+    dims = ",\n    ".join(f"{d} {'INTEGER' if d in ('bucket', 'rating') else 'TEXT'} NOT NULL" for d in dimensions)
     key = ", ".join(("bucket_seconds", "bucket_start", *dimensions))
     return (f"CREATE TABLE IF NOT EXISTS {table} (\n    bucket_seconds INTEGER NOT NULL,\n"
             f"    bucket_start INTEGER NOT NULL,\n    {dims},\n    {_measure_columns(measures)},\n"
@@ -165,13 +175,28 @@ SCHEMA: Final = (
     _rollup_ddl("owner_rollup", OWNER_DIMENSIONS, MEASURES),
     _rollup_ddl("latency_rollup", LATENCY_DIMENSIONS, ("count",)),
     _rollup_ddl("evaluation_rollup", EVALUATION_DIMENSIONS, EVALUATION_MEASURES),
+    _rollup_ddl("rating_rollup", RATING_DIMENSIONS, ("count",)),
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+)
+# rating_rollup's rows computed from the raw evaluations (the table named ``evaluations``).
+RATING_ROLLUP_OF_RAW_ROWS: Final = (
+    "SELECT w.width AS bucket_seconds, time_ns / 1000000000 / w.width * w.width AS bucket_start, "
+    f"COALESCE(service_name, '') AS service, {WHOLE_STAR_SQL} AS rating, COUNT(*) AS count "
+    f"FROM {{evaluations}}, (SELECT {HOUR} AS width UNION ALL SELECT {DAY}) AS w "
+    f"WHERE name = '{FEEDBACK_NAME}' GROUP BY 1, 2, 3, 4"
 )
 # Statements that bring a store of version N - 1 to version N, by N.
 MIGRATIONS: Final = {
-    2: tuple(f"ALTER TABLE evaluations ADD COLUMN {column} TEXT" for column in EVALUATION_COLUMNS_V2),
+    2: (
+        *(f"ALTER TABLE evaluations ADD COLUMN {column} TEXT" for column in EVALUATION_COLUMNS_V2),
+        _rollup_ddl("rating_rollup", RATING_DIMENSIONS, ("count",)),
+        # the ratings still stored raw; those pruned before are in no distribution
+        "INSERT INTO rating_rollup (bucket_seconds, bucket_start, service, rating, count) "
+        + RATING_ROLLUP_OF_RAW_ROWS.format(evaluations="evaluations"),
+    ),
 }
-TABLES: Final = ("spans", "evaluations", "usage_rollup", "owner_rollup", "latency_rollup", "evaluation_rollup", "meta")
+TABLES: Final = ("spans", "evaluations", "usage_rollup", "owner_rollup", "latency_rollup", "evaluation_rollup",
+                 "rating_rollup", "meta")
 
 
 class StoreError(Exception):
