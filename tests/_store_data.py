@@ -144,3 +144,20 @@ def random_calls(n: int, start: float, end: float, seed: int = 7) -> list[Call]:
         else:
             calls.append(Call(t, 2.0, operation=ga.Operation.INVOKE_WORKFLOW, workflow="triage", **common))
     return calls
+
+
+def as_schema_1(path) -> None:
+    """Turn a store into one as schema version 1 wrote it: evaluations without the columns
+    version 2 added, and no rating_rollup."""
+    import sqlite3
+
+    from otel_agentmon.store._schema import EVALUATION_COLUMNS_V2
+
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        for column in EVALUATION_COLUMNS_V2:
+            connection.execute(f"ALTER TABLE evaluations DROP COLUMN {column}")
+        connection.execute("DROP TABLE rating_rollup")
+        connection.execute("PRAGMA user_version = 1")
+    finally:
+        connection.close()

@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 import otel_agentmon
-from _store_data import Call, export
+from _store_data import Call, as_schema_1, export
 from otel_agentmon.reports import _alerts
 from otel_agentmon.reports._html import render_html
 from otel_agentmon.reports._html_input import build_html_data
@@ -298,12 +298,7 @@ def test_ratings_pruned_before_the_rating_rollups_are_said_apart(known: tuple[st
     source, _ = known
     path = tmp_path / "v1.db"
     path.write_bytes(Path(source).read_bytes())
-    connection = sqlite3.connect(path, isolation_level=None)
-    for column in ("application", "agent_name", "user_id", "response_id"):
-        connection.execute(f"ALTER TABLE evaluations DROP COLUMN {column}")
-    connection.execute("DROP TABLE rating_rollup")
-    connection.execute("PRAGMA user_version = 1")
-    connection.close()
+    as_schema_1(path)
     # pruned as version 1 did it: the raw rows before the cutoff go, the rollups keep them
     cutoff = RUNS_AT + 10 * 120
     connection = sqlite3.connect(path, isolation_level=None)

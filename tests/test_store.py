@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
-from _store_data import Call, export, random_calls, spans
+from _store_data import Call, as_schema_1, export, random_calls, spans
 from otel_agentmon.processors import CostCalculator, EnrichingSpanExporter, TokenUsage
 from otel_agentmon.semconv import agentmon as am
 from otel_agentmon.semconv import gen_ai as ga
@@ -248,12 +248,7 @@ def _store_of_version_1(path: Path) -> None:
     logs.add_log_record_processor(SimpleLogRecordProcessor(StoreLogExporter(path)))
     _rating(logs, 2.0)
     logs.shutdown()
-    connection = sqlite3.connect(path, isolation_level=None)
-    for column in ("application", "agent_name", "user_id", "response_id"):
-        connection.execute(f"ALTER TABLE evaluations DROP COLUMN {column}")
-    connection.execute("DROP TABLE rating_rollup")
-    connection.execute("PRAGMA user_version = 1")
-    connection.close()
+    as_schema_1(path)
 
 
 def test_ratings_keep_whom_they_are_about(tmp_path):

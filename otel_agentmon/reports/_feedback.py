@@ -71,8 +71,8 @@ class Feedback:
     second_half_count: int
     second_half_mean: float | None
     trend: float | None  # second half mean minus first half mean
-    distribution: tuple[RatingCount, ...]  # ratings 1 to 5, from raw rows
-    low: int  # ratings <= LOW_RATING_MAX, from raw rows
+    distribution: tuple[RatingCount, ...]  # ratings 1 to 5, from the rating rollups
+    low: int  # ratings <= LOW_RATING_MAX, from the rating rollups
     low_share: float | None  # of the ratings in the distribution
     pruned: int  # ratings of the period in no rating rollup (pruned before schema version 2): not in the above
     low_rated: tuple[RatedInteraction, ...]  # the most recent low ratings first, at most ``top``
